@@ -283,7 +283,7 @@ export class Bus<T> {
     return {
       capacity: ring.capacity,
       subscribers: ring.subscribers,
-      sent: ring.sent,
+      sent: ring.tail,
       dropped: ring.dropped,
       discarded: ring.discarded,
       blocked: ring.blocked,

@@ -3,11 +3,21 @@
  * indexed by `sequence & mask`, plus the bookkeeping that keeps `send` O(1).
  *
  * Sequence numbers count every value ever sent, so a subscriber's lag is
- * `tail - position` and never needs a scan. Each slot also counts the current
- * subscribers that have not read it yet (tokio's `rem`): the last reader
- * clears the slot, so payloads are not pinned, and the counter of the slot
- * about to be reused tells `send` in O(1) whether the slowest subscriber is a
- * full ring behind.
+ * `tail - position` and never needs a scan.
+ *
+ * The ring also knows where its subscribers are, without visiting them: a
+ * histogram counts the subscribers at each position, and `floor` is the
+ * lowest occupied one, the slowest subscriber. A read moves one subscriber
+ * between two buckets, so a batch costs O(1) whatever its size. When the
+ * floor bucket empties, the floor walks forward and clears the slots every
+ * subscriber has now read, so payloads are not pinned. `send` compares
+ * `tail - floor` with the capacity to see, in O(1), whether the slowest
+ * subscriber is a full ring behind.
+ *
+ * Positions span at most `capacity + 1` values (`tail - capacity` to `tail`),
+ * so the histogram has `2 * capacity` buckets and never aliases. A subscriber
+ * the ring overwrote is carried along in the floor bucket (see `#overtake`),
+ * so its bucket is `max(position, tail - capacity)`.
  *
  * Internal: {@linkcode Bus} and {@linkcode Subscriber} are the public faces.
  *
@@ -17,11 +27,9 @@
 import { BusFullError } from "./errors.ts";
 import type { ResolvedBusOptions } from "./options.ts";
 
-/** `overflow` as a small integer, so the hot path compares numbers. */
-export const DROP_OLDEST = 0;
-export const DROP_NEWEST = 1;
-export const WAIT = 2;
-
+const DROP_OLDEST = 0;
+const DROP_NEWEST = 1;
+const WAIT = 2;
 const POLICY_CODES = { "drop-oldest": DROP_OLDEST, "drop-newest": DROP_NEWEST, "wait": WAIT } as const;
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -30,14 +38,17 @@ const RESOLVED: Promise<void> = Promise.resolve();
 export class Ring<T> {
   readonly capacity: number;
   readonly mask: number;
-  readonly policy: number;
   readonly replay: boolean;
-  /** Allocated on first use, so an unused bus costs no arrays. */
+  readonly #policy: number;
+  readonly #countMask: number;
+  /** Allocated on first use, so a bus nobody subscribes to costs no arrays. */
   slots: (T | undefined)[] = [];
-  /** Per slot, how many current subscribers have yet to read it. */
-  unread: number[] = [];
-  /** Sequence number of the next value sent. */
+  /** Subscribers per position, indexed by `position & (2 * capacity - 1)`. */
+  #counts: number[] = [];
+  /** Sequence number of the next value sent; also the count of values sent. */
   tail = 0;
+  /** Position of the slowest subscriber. Meaningless while there are none. */
+  floor = 0;
   subscribers = 0;
   closed = false;
   /** Wake callbacks of subscribers parked in an await. */
@@ -46,7 +57,6 @@ export class Ring<T> {
   #ready: Promise<void> | undefined;
   #openReady: (() => void) | undefined;
 
-  sent = 0;
   dropped = 0;
   discarded = 0;
   blocked = 0;
@@ -54,7 +64,8 @@ export class Ring<T> {
   constructor(options: ResolvedBusOptions) {
     this.capacity = options.capacity;
     this.mask = options.capacity - 1;
-    this.policy = POLICY_CODES[options.overflow];
+    this.#policy = POLICY_CODES[options.overflow];
+    this.#countMask = 2 * options.capacity - 1;
     this.replay = options.replay;
     if (this.replay) this.#allocate();
   }
@@ -62,34 +73,34 @@ export class Ring<T> {
   /** Puts `value` in the ring and returns how many subscribers will see it. */
   write(value: T): number {
     const readers = this.subscribers;
-    if (readers === 0 && !this.replay) {
-      // Nobody listens and nothing is kept: the slot is already empty.
-      this.tail++;
-      this.sent++;
+    const tail = this.tail;
+    if (readers === 0) {
+      // Nobody listens: keep the value only for replay.
+      if (this.replay) this.slots[tail & this.mask] = value;
+      this.tail = tail + 1;
       return 0;
     }
-    const i = this.tail & this.mask;
-    const unread = this.unread;
-    if (unread[i] !== 0 && this.policy !== DROP_OLDEST) {
-      // The slot to reuse holds a value the slowest subscriber has not read.
-      if (this.policy === DROP_NEWEST) {
+    if (tail - this.floor === this.capacity) {
+      // The slot to reuse holds the slowest subscriber's next value.
+      if (this.#policy === DROP_OLDEST) this.#overtake();
+      else if (this.#policy === DROP_NEWEST) {
         this.discarded++;
         return 0;
+      } else {
+        this.blocked++;
+        throw new BusFullError(this.capacity);
       }
-      this.blocked++;
-      throw new BusFullError(this.capacity);
     }
-    this.slots[i] = value;
-    unread[i] = readers;
-    this.tail++;
-    this.sent++;
+    this.slots[tail & this.mask] = value;
+    this.tail = tail + 1;
     if (this.parked.length !== 0) this.#wakeParked();
     return readers;
   }
 
   /** Whether `write` would accept a value now without dropping one. */
   hasRoom(): boolean {
-    return this.policy === DROP_OLDEST || this.closed || !(this.unread[this.tail & this.mask] > 0);
+    return this.#policy === DROP_OLDEST || this.closed || this.subscribers === 0 ||
+      this.tail - this.floor < this.capacity;
   }
 
   /** Resolves once `hasRoom()`; never rejects. */
@@ -98,35 +109,38 @@ export class Ring<T> {
     return this.#ready ??= new Promise((resolve) => this.#openReady = resolve);
   }
 
-  /** Called when the last reader of slot `i` has read it or left. */
-  release(i: number): void {
-    if (!this.replay) this.slots[i] = undefined;
-    if (this.#openReady !== undefined && i === (this.tail & this.mask)) this.#resolveReady();
-  }
-
   /** Registers a subscriber starting at `from` and returns its position. */
   join(from: "next" | "oldest"): number {
-    if (this.slots.length === 0) this.#allocate();
-    this.subscribers++;
+    if (this.#counts.length === 0) this.#allocate();
     const tail = this.tail;
-    if (from === "next") return tail;
-    let start = tail > this.capacity ? tail - this.capacity : 0;
-    // Without replay, the oldest retained value is the oldest one some current reader still owes.
-    if (!this.replay) while (start < tail && this.unread[start & this.mask] === 0) start++;
-    for (let seq = start; seq < tail; seq++) this.unread[seq & this.mask]++;
+    let start = tail;
+    if (from === "oldest") {
+      if (this.replay) start = tail > this.capacity ? tail - this.capacity : 0;
+      else if (this.subscribers !== 0) start = this.floor;
+    }
+    if (this.subscribers === 0 || start < this.floor) this.floor = start;
+    this.subscribers++;
+    this.#counts[start & this.#countMask]++;
     return start;
   }
 
-  /** Unregisters a subscriber at `position`, releasing the slots it still owed. */
-  leave(position: number): void {
+  /** Records that a subscriber read from `from` up to (not including) `to`. */
+  move(from: number, to: number): void {
+    const oldest = this.tail - this.capacity;
+    if (from < oldest) from = oldest;
+    if (to <= from) return; // still in the floor bucket it was carried into
+    const counts = this.#counts;
+    const m = this.#countMask;
+    counts[to & m]++;
+    if (--counts[from & m] === 0 && from === this.floor) this.#raiseFloor();
+  }
+
+  /** Unregisters a subscriber whose recorded position is `at`. */
+  leave(at: number): void {
+    const oldest = this.tail - this.capacity;
+    if (at < oldest) at = oldest;
     this.subscribers--;
-    const tail = this.tail;
-    const unread = this.unread;
-    const oldest = tail - this.capacity;
-    for (let seq = position > oldest ? position : oldest; seq < tail; seq++) {
-      const i = seq & this.mask;
-      if (--unread[i] === 0) this.release(i);
-    }
+    if (--this.#counts[at & this.#countMask] === 0 && at === this.floor) this.#raiseFloor();
   }
 
   close(): void {
@@ -134,6 +148,30 @@ export class Ring<T> {
     this.closed = true;
     if (this.parked.length !== 0) this.#wakeParked();
     if (this.#openReady !== undefined) this.#resolveReady();
+  }
+
+  /** The floor's bucket emptied: walk up to the next subscriber, releasing what all have read. */
+  #raiseFloor(): void {
+    const counts = this.#counts;
+    const m = this.#countMask;
+    const tail = this.tail;
+    let floor = this.floor;
+    while (floor < tail && counts[floor & m] === 0) {
+      if (!this.replay) this.slots[floor & this.mask] = undefined;
+      floor++;
+    }
+    this.floor = floor;
+    if (this.#openReady !== undefined && this.hasRoom()) this.#resolveReady();
+  }
+
+  /** Overwriting the floor's slot: carry the subscribers there one position up; they count the gap when they read. */
+  #overtake(): void {
+    const counts = this.#counts;
+    const m = this.#countMask;
+    const floor = this.floor;
+    counts[(floor + 1) & m] += counts[floor & m];
+    counts[floor & m] = 0;
+    this.floor = floor + 1;
   }
 
   #wakeParked(): void {
@@ -154,12 +192,10 @@ export class Ring<T> {
   #allocate(): void {
     // push keeps the arrays packed, which V8 reads fastest.
     const slots: (T | undefined)[] = [];
-    const unread: number[] = [];
-    for (let i = 0; i < this.capacity; i++) {
-      slots.push(undefined);
-      unread.push(0);
-    }
+    const counts: number[] = [];
+    for (let i = 0; i < this.capacity; i++) slots.push(undefined);
+    for (let i = 0; i < 2 * this.capacity; i++) counts.push(0);
     this.slots = slots;
-    this.unread = unread;
+    this.#counts = counts;
   }
 }

@@ -76,6 +76,8 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
   #ring: Ring<T>;
   /** Sequence number of the next value to read; -1 once ended. */
   #position: number;
+  /** The position the ring has on record for this subscriber; drain catches it up once per batch. */
+  #recorded: number;
   #missed = 0;
   #lagError: boolean;
   #ended: boolean;
@@ -98,7 +100,7 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
     this.#lagError = options.lag === "error";
     this.#ended = ring === undefined;
     this.#ring = ring!;
-    this.#position = ring === undefined ? -1 : ring.join(options.from);
+    this.#position = this.#recorded = ring === undefined ? -1 : ring.join(options.from);
   }
 
   /**
@@ -194,10 +196,10 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
       return CLOSED;
     }
     if (behind > ring.capacity) position = this.#skipLag();
-    const i = position & ring.mask;
-    const value = ring.slots[i] as T;
-    this.#position = position + 1;
-    if (--ring.unread[i] === 0) ring.release(i);
+    const value = ring.slots[position & ring.mask] as T;
+    this.#position = ++position;
+    ring.move(this.#recorded, position);
+    this.#recorded = position;
     return value;
   }
 
@@ -245,17 +247,20 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
       position = this.#skipLag();
       behind = ring.capacity;
     }
-    const { slots, unread, mask, capacity } = ring;
+    const { slots, mask, capacity } = ring;
     const start = position;
     const end = position + (behind < max ? behind : max);
-    while (position < end) {
-      const i = position & mask;
-      const value = slots[i] as T;
-      this.#position = ++position;
-      if (--unread[i] === 0) ring.release(i);
-      fn(value);
-      // fn may have read or closed this subscriber, or sent enough to overwrite the next value.
-      if (this.#position !== position || ring.tail - position > capacity) break;
+    try {
+      while (position < end) {
+        const value = slots[position & mask] as T;
+        this.#position = ++position;
+        fn(value);
+        // fn may have read or closed this subscriber, or sent enough to overwrite the next value.
+        if (this.#position !== position || ring.tail - position > capacity) break;
+      }
+    } finally {
+      // Once per batch, even if fn threw: the value it threw on counts as read.
+      if (!this.#ended) this.#record();
     }
     return position - start;
   }
@@ -457,6 +462,11 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
     };
   }
 
+  #record(): void {
+    this.#ring.move(this.#recorded, this.#position);
+    this.#recorded = this.#position;
+  }
+
   /** Moves past values the ring overwrote and counts them; returns the new position. */
   #skipLag(): number {
     const ring = this.#ring;
@@ -519,7 +529,7 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
     if (this.#ended) return;
     this.#ended = true;
     const ring = this.#ring;
-    ring.leave(this.#position);
+    ring.leave(this.#recorded);
     this.#position = -1;
     if (this.#parked) {
       this.#parked = false;

@@ -1,0 +1,275 @@
+/**
+ * A reference model of a bus for the model-based property test: the list of
+ * every value the bus accepted, plus one cursor per subscriber. No ring, no
+ * counters of readers, no cleverness: each rule of the contract is a line or
+ * two over that list, so it can be checked by reading it.
+ *
+ * The model knows nothing of `src/`. Values are numbers; every answer is an
+ * {@linkcode Outcome}, a plain object that `assert.deepEqual` compares with
+ * what the real bus did.
+ *
+ * @module
+ */
+
+export type Overflow = "drop-oldest" | "drop-newest" | "wait";
+export type From = "next" | "oldest";
+export type Lag = "skip" | "error";
+/** The reads that may wait: `wait()`, `recv()` and `read()`. */
+export type AsyncRead = "wait" | "recv" | "read";
+
+/** What one call gave back: a result, or the name of the error it threw (with `missed` for a `LaggedError`). */
+export type Outcome = { readonly ok: unknown } | { readonly error: string; readonly missed?: number };
+
+/** Stands for the `EMPTY` and `CLOSED` symbols of `tryRecv()`. */
+export const EMPTY = "EMPTY";
+export const CLOSED = "CLOSED";
+/** The error a `drain` callback of the test throws on purpose. */
+export const CALLBACK_ERROR = "CallbackError";
+
+export interface ModelOptions {
+  /** As given to `new Bus`; the model rounds it up itself. */
+  capacity: number;
+  overflow: Overflow;
+  replay: boolean;
+}
+
+/** One subscriber: where it reads next, and what it has been told. */
+export interface ModelSubscriber {
+  readonly from: From;
+  readonly lag: Lag;
+  /** Sequence number of the next value it reads. */
+  position: number;
+  missed: number;
+  /** Unsubscribed, or read to the end of a closed bus. */
+  ended: boolean;
+  /** Parked `wait`/`recv`/`read` calls, oldest first, by operation id. */
+  readonly parked: { id: number; kind: AsyncRead }[];
+}
+
+/** A read that found a gap. */
+class Lagged {
+  constructor(readonly missed: number) {}
+}
+
+export class BusModel {
+  readonly capacity: number;
+  readonly overflow: Overflow;
+  readonly replay: boolean;
+  /** Every value the bus accepted; its index is its sequence number. */
+  readonly log: number[] = [];
+  readonly subscribers: ModelSubscriber[] = [];
+  closed = false;
+  dropped = 0;
+  discarded = 0;
+  blocked = 0;
+  /** How each `wait`/`recv`/`read`/`ready` operation settled, by id. Absent while pending. */
+  readonly settled: Map<number, Outcome> = new Map();
+  #readyProbes: number[] = [];
+  #operations = 0;
+
+  constructor(options: ModelOptions) {
+    let capacity = 1;
+    while (capacity < options.capacity) capacity *= 2;
+    this.capacity = capacity;
+    this.overflow = options.overflow;
+    this.replay = options.replay;
+  }
+
+  /** The sequence number of the next value sent. */
+  get tail(): number {
+    return this.log.length;
+  }
+
+  /** The oldest value the ring can still hold: the last `capacity` sent. */
+  get oldest(): number {
+    return Math.max(0, this.tail - this.capacity);
+  }
+
+  get current(): ModelSubscriber[] {
+    return this.subscribers.filter((sub) => !sub.ended);
+  }
+
+  /** The slot `send` would reuse holds a value some current subscriber has not read. */
+  get full(): boolean {
+    const reused = this.tail - this.capacity;
+    return reused >= 0 && this.current.some((sub) => sub.position <= reused);
+  }
+
+  /** Whether `bus.ready` is resolved: always, except under `"wait"` with no room. */
+  get ready(): boolean {
+    return this.overflow !== "wait" || this.closed || !this.full;
+  }
+
+  stats(): { capacity: number; subscribers: number; sent: number; dropped: number; discarded: number; blocked: number } {
+    return {
+      capacity: this.capacity,
+      subscribers: this.current.length,
+      sent: this.log.length,
+      dropped: this.dropped,
+      discarded: this.discarded,
+      blocked: this.blocked,
+    };
+  }
+
+  /**
+   * Whether the bus may still reference the value with sequence number `seq`.
+   * The ring holds the last `capacity` values at most; without replay, only
+   * those some current subscriber has yet to read.
+   */
+  mayHold(seq: number): boolean {
+    if (seq < this.oldest || seq >= this.tail) return false;
+    return this.replay || this.current.some((sub) => sub.position <= seq);
+  }
+
+  send(value: number): Outcome {
+    if (this.closed) return { error: "BusClosedError" };
+    if (this.full && this.overflow === "drop-newest") {
+      this.discarded++;
+      return { ok: 0 };
+    }
+    if (this.full && this.overflow === "wait") {
+      this.blocked++;
+      return { error: "BusFullError" };
+    }
+    this.log.push(value);
+    const readers = this.current.length;
+    for (const sub of this.current) this.#settle(sub);
+    return { ok: readers };
+  }
+
+  /** Adds a subscriber and returns its index. */
+  subscribe(from: From, lag: Lag): number {
+    const sub: ModelSubscriber = { from, lag, position: this.tail, missed: 0, ended: this.closed, parked: [] };
+    if (from === "oldest" && !this.closed) sub.position = this.#oldestStart();
+    this.subscribers.push(sub);
+    this.#probeReady();
+    return this.subscribers.length - 1;
+  }
+
+  /** With replay, the last `capacity` values; without, the oldest value a current subscriber still has to read. */
+  #oldestStart(): number {
+    if (this.replay) return this.oldest;
+    const owed = this.current.map((sub) => Math.max(sub.position, this.oldest));
+    return owed.length === 0 ? this.tail : Math.min(...owed);
+  }
+
+  tryRecv(index: number): Outcome {
+    const sub = this.subscribers[index];
+    // A parked read is first in line; it only parks when nothing is there.
+    const got = sub.parked.length !== 0 ? EMPTY : this.#take(sub);
+    this.#probeReady();
+    return got instanceof Lagged ? { error: "LaggedError", missed: got.missed } : { ok: got };
+  }
+
+  /**
+   * `drain(fn, max)` where `fn` throws on the call numbered `throwOn` (from
+   * 0). Returns the outcome and the values `fn` was called with.
+   */
+  drain(index: number, max: number, throwOn: number | undefined): { outcome: Outcome; delivered: number[] } {
+    const sub = this.subscribers[index];
+    const delivered: number[] = [];
+    const outcome = this.#drain(sub, max, throwOn, delivered);
+    this.#probeReady();
+    return { outcome, delivered };
+  }
+
+  #drain(sub: ModelSubscriber, max: number, throwOn: number | undefined, delivered: number[]): Outcome {
+    if (sub.ended) return { ok: 0 };
+    if (sub.position === this.tail) {
+      if (this.closed) sub.ended = true;
+      return { ok: 0 };
+    }
+    const gap = this.#skipGap(sub);
+    if (gap !== undefined) return { error: "LaggedError", missed: gap.missed };
+    const count = Math.min(this.tail - sub.position, max);
+    for (let n = 0; n < count; n++) {
+      delivered.push(this.log[sub.position++]);
+      if (n === throwOn) return { error: CALLBACK_ERROR };
+    }
+    return { ok: count };
+  }
+
+  /** Starts a `wait()`, `recv()` or `read()` and returns its operation id; see {@linkcode settled}. */
+  read(index: number, kind: AsyncRead): number {
+    const id = this.#operations++;
+    const sub = this.subscribers[index];
+    sub.parked.push({ id, kind });
+    if (sub.parked.length === 1) this.#settle(sub);
+    this.#probeReady();
+    return id;
+  }
+
+  /** Reads `bus.ready` and returns its operation id; it settles with `{ ok: undefined }` once there is room. */
+  readyProbe(): number {
+    const id = this.#operations++;
+    this.#readyProbes.push(id);
+    this.#probeReady();
+    return id;
+  }
+
+  /** `sub.close()`, `[Symbol.dispose]()`, `cancel()` or `releaseLock()`. */
+  unsubscribe(index: number): void {
+    const sub = this.subscribers[index];
+    sub.ended = true;
+    this.#settle(sub);
+    this.#probeReady();
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const sub of this.subscribers) this.#settle(sub);
+    this.#probeReady();
+  }
+
+  /** The next value, `EMPTY`, `CLOSED`, or a gap the read discovered. */
+  #take(sub: ModelSubscriber): number | typeof EMPTY | typeof CLOSED | Lagged {
+    if (sub.ended) return CLOSED;
+    if (sub.position === this.tail) {
+      if (!this.closed) return EMPTY;
+      sub.ended = true;
+      return CLOSED;
+    }
+    return this.#skipGap(sub) ?? this.log[sub.position++];
+  }
+
+  /** A subscriber the ring overwrote jumps to the oldest value held and counts the gap; with `lag: "error"`, it is reported. */
+  #skipGap(sub: ModelSubscriber): Lagged | undefined {
+    if (sub.position >= this.oldest) return undefined;
+    const missed = this.oldest - sub.position;
+    sub.position = this.oldest;
+    sub.missed += missed;
+    this.dropped += missed;
+    return sub.lag === "error" ? new Lagged(missed) : undefined;
+  }
+
+  /** Settles parked reads, first come first served, until one has to keep waiting. */
+  #settle(sub: ModelSubscriber): void {
+    while (sub.parked.length !== 0) {
+      const { id, kind } = sub.parked[0];
+      let outcome: Outcome;
+      if (kind === "wait") {
+        if (sub.ended) outcome = { ok: false };
+        else if (sub.position !== this.tail) outcome = { ok: true };
+        else if (!this.closed) return;
+        else {
+          sub.ended = true;
+          outcome = { ok: false };
+        }
+      } else {
+        const got = this.#take(sub);
+        if (got === EMPTY) return;
+        if (got instanceof Lagged) outcome = { error: "LaggedError", missed: got.missed };
+        else if (got === CLOSED) outcome = kind === "recv" ? { error: "BusClosedError" } : { ok: { done: true } };
+        else outcome = kind === "recv" ? { ok: got } : { ok: { done: false, value: got } };
+      }
+      sub.parked.shift();
+      this.settled.set(id, outcome);
+    }
+  }
+
+  #probeReady(): void {
+    if (!this.ready) return;
+    for (const id of this.#readyProbes) this.settled.set(id, { ok: undefined });
+    this.#readyProbes = [];
+  }
+}
