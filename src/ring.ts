@@ -51,6 +51,13 @@ export class Ring<T> {
   floor = 0;
   subscribers = 0;
   closed = false;
+  /**
+   * Record callbacks of subscribers in the middle of a `drain`, which records
+   * its progress once per batch. Anything that needs exact positions from
+   * inside a drain callback (a send finding the ring full, a join) calls them
+   * first.
+   */
+  draining: (() => void)[] = [];
   /** Wake callbacks of subscribers parked in an await. */
   parked: (() => void)[] = [];
   #spare: (() => void)[] = [];
@@ -80,8 +87,7 @@ export class Ring<T> {
       this.tail = tail + 1;
       return 0;
     }
-    if (tail - this.floor === this.capacity) {
-      // The slot to reuse holds the slowest subscriber's next value.
+    if (this.#full()) {
       if (this.#policy === DROP_OLDEST) this.#overtake();
       else if (this.#policy === DROP_NEWEST) {
         this.discarded++;
@@ -99,8 +105,7 @@ export class Ring<T> {
 
   /** Whether `write` would accept a value now without dropping one. */
   hasRoom(): boolean {
-    return this.#policy === DROP_OLDEST || this.closed || this.subscribers === 0 ||
-      this.tail - this.floor < this.capacity;
+    return this.#policy !== WAIT || this.closed || this.subscribers === 0 || !this.#full();
   }
 
   /** Resolves once `hasRoom()`; never rejects. */
@@ -112,6 +117,7 @@ export class Ring<T> {
   /** Registers a subscriber starting at `from` and returns its position. */
   join(from: "next" | "oldest"): number {
     if (this.#counts.length === 0) this.#allocate();
+    this.#recordDrains();
     const tail = this.tail;
     let start = tail;
     if (from === "oldest") {
@@ -172,6 +178,18 @@ export class Ring<T> {
     counts[(floor + 1) & m] += counts[floor & m];
     counts[floor & m] = 0;
     this.floor = floor + 1;
+  }
+
+  /** Whether the slot the next write reuses holds the slowest subscriber's next value. */
+  #full(): boolean {
+    if (this.tail - this.floor !== this.capacity) return false;
+    this.#recordDrains(); // a drain in progress may be further along than its record
+    return this.tail - this.floor === this.capacity;
+  }
+
+  #recordDrains(): void {
+    const draining = this.draining;
+    for (let i = 0; i < draining.length; i++) draining[i]();
   }
 
   #wakeParked(): void {

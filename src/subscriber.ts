@@ -250,6 +250,7 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
     const { slots, mask, capacity } = ring;
     const start = position;
     const end = position + (behind < max ? behind : max);
+    ring.draining.push(this.#recordIfOpen);
     try {
       while (position < end) {
         const value = slots[position & mask] as T;
@@ -260,7 +261,8 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
       }
     } finally {
       // Once per batch, even if fn threw: the value it threw on counts as read.
-      if (!this.#ended) this.#record();
+      ring.draining.pop();
+      this.#recordIfOpen();
     }
     return position - start;
   }
@@ -462,10 +464,11 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
     };
   }
 
-  #record(): void {
+  #recordIfOpen = (): void => {
+    if (this.#ended) return;
     this.#ring.move(this.#recorded, this.#position);
     this.#recorded = this.#position;
-  }
+  };
 
   /** Moves past values the ring overwrote and counts them; returns the new position. */
   #skipLag(): number {

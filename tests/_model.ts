@@ -23,8 +23,6 @@ export type Outcome = { readonly ok: unknown } | { readonly error: string; reado
 /** Stands for the `EMPTY` and `CLOSED` symbols of `tryRecv()`. */
 export const EMPTY = "EMPTY";
 export const CLOSED = "CLOSED";
-/** The error a `drain` callback of the test throws on purpose. */
-export const CALLBACK_ERROR = "CallbackError";
 
 export interface ModelOptions {
   /** As given to `new Bus`; the model rounds it up itself. */
@@ -33,9 +31,18 @@ export interface ModelOptions {
   replay: boolean;
 }
 
+/** The counters of `bus.stats()`. */
+export interface ModelStats {
+  capacity: number;
+  subscribers: number;
+  sent: number;
+  dropped: number;
+  discarded: number;
+  blocked: number;
+}
+
 /** One subscriber: where it reads next, and what it has been told. */
 export interface ModelSubscriber {
-  readonly from: From;
   readonly lag: Lag;
   /** Sequence number of the next value it reads. */
   position: number;
@@ -100,7 +107,7 @@ export class BusModel {
     return this.overflow !== "wait" || this.closed || !this.full;
   }
 
-  stats(): { capacity: number; subscribers: number; sent: number; dropped: number; discarded: number; blocked: number } {
+  stats(): ModelStats {
     return {
       capacity: this.capacity,
       subscribers: this.current.length,
@@ -137,13 +144,12 @@ export class BusModel {
     return { ok: readers };
   }
 
-  /** Adds a subscriber and returns its index. */
-  subscribe(from: From, lag: Lag): number {
-    const sub: ModelSubscriber = { from, lag, position: this.tail, missed: 0, ended: this.closed, parked: [] };
+  /** Adds a subscriber; after `close()` it has already ended. */
+  subscribe(from: From, lag: Lag): void {
+    const sub: ModelSubscriber = { lag, position: this.tail, missed: 0, ended: this.closed, parked: [] };
     if (from === "oldest" && !this.closed) sub.position = this.#oldestStart();
     this.subscribers.push(sub);
     this.#probeReady();
-    return this.subscribers.length - 1;
   }
 
   /** With replay, the last `capacity` values; without, the oldest value a current subscriber still has to read. */
@@ -162,18 +168,20 @@ export class BusModel {
   }
 
   /**
-   * `drain(fn, max)` where `fn` throws on the call numbered `throwOn` (from
-   * 0). Returns the outcome and the values `fn` was called with.
+   * `drain(fn, max)`. `fn` is called with each value and may call this model
+   * back (send, read, close); if it throws, the outcome is the name of its
+   * error. A batch is the values there when `drain` was called, up to `max`;
+   * it stops early if `fn` read or closed this subscriber, or sent enough to
+   * overwrite its next value.
    */
-  drain(index: number, max: number, throwOn: number | undefined): { outcome: Outcome; delivered: number[] } {
+  drain(index: number, fn: (value: number) => void, max: number): Outcome {
     const sub = this.subscribers[index];
-    const delivered: number[] = [];
-    const outcome = this.#drain(sub, max, throwOn, delivered);
+    const outcome = this.#drain(sub, fn, max);
     this.#probeReady();
-    return { outcome, delivered };
+    return outcome;
   }
 
-  #drain(sub: ModelSubscriber, max: number, throwOn: number | undefined, delivered: number[]): Outcome {
+  #drain(sub: ModelSubscriber, fn: (value: number) => void, max: number): Outcome {
     if (sub.ended) return { ok: 0 };
     if (sub.position === this.tail) {
       if (this.closed) sub.ended = true;
@@ -182,9 +190,15 @@ export class BusModel {
     const gap = this.#skipGap(sub);
     if (gap !== undefined) return { error: "LaggedError", missed: gap.missed };
     const count = Math.min(this.tail - sub.position, max);
-    for (let n = 0; n < count; n++) {
-      delivered.push(this.log[sub.position++]);
-      if (n === throwOn) return { error: CALLBACK_ERROR };
+    for (let n = 1; n <= count; n++) {
+      // Taken before fn runs: a value fn throws on counts as read.
+      const next = ++sub.position;
+      try {
+        fn(this.log[next - 1]);
+      } catch (error) {
+        return { error: (error as Error).name };
+      }
+      if (sub.ended || sub.position !== next || next < this.oldest) return { ok: n };
     }
     return { ok: count };
   }

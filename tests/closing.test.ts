@@ -1,0 +1,170 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Bus, BusClosedError, CLOSED, type Subscriber } from "../mod.ts";
+
+const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+describe("Bus.close()", () => {
+  it("lets every subscriber read what was retained for it, then end", async () => {
+    const bus = new Bus<number>();
+    const a = bus.subscribe();
+    const b = bus.subscribe();
+    bus.send(1);
+    bus.send(2);
+    bus.close();
+    assert.equal(bus.closed, true);
+    assert.equal(a.tryRecv(), 1);
+    assert.equal(a.tryRecv(), 2);
+    assert.equal(a.tryRecv(), CLOSED);
+    assert.equal(await b.recv(), 1);
+    assert.equal(await b.recv(), 2);
+    await assert.rejects(b.recv(), BusClosedError);
+    assert.equal(bus.subscriberCount, 0, "an ended subscriber has left");
+  });
+
+  it("ends every reading path", async () => {
+    const bus = new Bus<number>();
+    const subs = Array.from({ length: 6 }, () => bus.subscribe());
+    bus.close();
+    assert.equal(subs[0].tryRecv(), CLOSED);
+    assert.equal(subs[1].drain(() => assert.fail()), 0);
+    assert.equal(await subs[2].wait(), false);
+    await assert.rejects(subs[3].recv(), { name: "BusClosedError", message: "Bus is closed" });
+    assert.deepEqual(await subs[4].read(), { value: undefined, done: true });
+    const reader = subs[5].readable.getReader();
+    assert.deepEqual(await reader.read(), { value: undefined, done: true });
+    await reader.closed;
+    for await (const _ of bus.subscribe()) assert.fail("a subscriber created after close has ended");
+  });
+
+  it("wakes reads parked on every path", async () => {
+    const bus = new Bus<number>();
+    const subs = Array.from({ length: 5 }, () => bus.subscribe());
+    const parked = [
+      subs[0].recv().then(() => "value", (error) => error.name),
+      subs[1].wait(),
+      subs[2].read(),
+      (async () => {
+        for await (const _ of subs[3]) return "value";
+        return "finished";
+      })(),
+      subs[4].readable.getReader().read(),
+    ];
+    await tick();
+    bus.close();
+    assert.deepEqual(await Promise.all(parked), [
+      "BusClosedError",
+      false,
+      { value: undefined, done: true },
+      "finished",
+      { value: undefined, done: true },
+    ]);
+    assert.equal(bus.subscriberCount, 0);
+  });
+
+  it("is idempotent", () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    bus.send(1);
+    bus.close();
+    bus.close();
+    assert.equal(sub.tryRecv(), 1);
+    assert.equal(sub.tryRecv(), CLOSED);
+  });
+
+  it("makes send() throw BusClosedError and lose nothing already sent", () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    bus.send(1);
+    bus.close();
+    assert.throws(() => bus.send(2), BusClosedError);
+    assert.equal(bus.stats().sent, 1);
+    assert.equal(sub.tryRecv(), 1);
+  });
+
+  it("makes subscribe() return a subscriber that has already ended", async () => {
+    const bus = new Bus<number>();
+    bus.close();
+    const sub = bus.subscribe();
+    assert.equal(bus.subscriberCount, 0);
+    assert.equal(sub.tryRecv(), CLOSED);
+    assert.equal(await sub.wait(), false);
+    await sub.closed;
+  });
+});
+
+describe("Subscriber.close()", () => {
+  it("unsubscribes: the bus stops counting it", () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    sub.close();
+    assert.equal(bus.subscriberCount, 0);
+    assert.equal(bus.send(1), 0);
+    assert.equal(sub.tryRecv(), CLOSED);
+  });
+
+  it("is idempotent and leaves other subscribers alone", () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    const other = bus.subscribe();
+    sub.close();
+    sub.close();
+    assert.equal(bus.subscriberCount, 1);
+    bus.send(1);
+    assert.equal(other.tryRecv(), 1);
+  });
+
+  it("settles its own parked reads as ended", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    const recv = sub.recv();
+    const wait = sub.wait();
+    const read = sub.read();
+    sub.close();
+    await assert.rejects(recv, BusClosedError);
+    assert.equal(await wait, false);
+    assert.deepEqual(await read, { value: undefined, done: true });
+  });
+
+  it("gives a closed subscriber's reads their ended answers on every path", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    bus.send(1);
+    sub.close();
+    assert.equal(sub.tryRecv(), CLOSED);
+    assert.equal(sub.drain(() => assert.fail()), 0);
+    assert.equal(await sub.wait(), false);
+    assert.deepEqual(await sub.read(), { value: undefined, done: true });
+    await assert.rejects(sub.recv(), BusClosedError);
+    for await (const _ of sub) assert.fail();
+  });
+
+  it("resolves closed once the subscriber ends", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    let ended = false;
+    const closed = sub.closed.then(() => ended = true);
+    await tick();
+    assert.equal(ended, false);
+    bus.send(1);
+    bus.close();
+    await tick();
+    assert.equal(ended, false, "a value is still retained for it");
+    sub.tryRecv();
+    sub.tryRecv();
+    await closed;
+    assert.equal(ended, true);
+  });
+
+  it("runs at the end of a using block", () => {
+    const bus = new Bus<number>();
+    let seen: Subscriber<number>;
+    {
+      using sub = bus.subscribe();
+      seen = sub;
+      assert.equal(bus.subscriberCount, 1);
+    }
+    assert.equal(bus.subscriberCount, 0);
+    assert.equal(seen.tryRecv(), CLOSED);
+  });
+});

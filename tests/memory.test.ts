@@ -1,0 +1,85 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Bus } from "../mod.ts";
+import { canCollect, collectGarbage } from "./_gc.ts";
+
+/** Sends a fresh payload and returns a weak reference to it. */
+function sendPayload(bus: Bus<object>): WeakRef<object> {
+  const payload = { data: new Array(1000).fill(1) };
+  bus.send(payload);
+  return new WeakRef(payload);
+}
+
+describe("memory", { skip: !canCollect && "no garbage collector exposed" }, () => {
+  it("a value every subscriber has read is no longer referenced by the bus", async () => {
+    const bus = new Bus<object>(8);
+    const a = bus.subscribe();
+    const b = bus.subscribe();
+    const ref = sendPayload(bus);
+    a.tryRecv();
+    await collectGarbage();
+    assert.notEqual(ref.deref(), undefined, "b has not read it yet");
+    b.drain(() => {});
+    await collectGarbage();
+    assert.equal(ref.deref(), undefined);
+  });
+
+  it("a value is released when the last subscriber that owed it leaves", async () => {
+    const bus = new Bus<object>(8);
+    const sub = bus.subscribe();
+    const ref = sendPayload(bus);
+    sub.close();
+    await collectGarbage();
+    assert.equal(ref.deref(), undefined);
+  });
+
+  it("a value sent while nobody listens is not kept", async () => {
+    const bus = new Bus<object>(8);
+    const ref = sendPayload(bus);
+    await collectGarbage();
+    assert.equal(ref.deref(), undefined);
+  });
+
+  it("with replay, the last capacity values stay until overwritten", async () => {
+    const bus = new Bus<object>({ capacity: 2, replay: true });
+    const sub = bus.subscribe();
+    const first = sendPayload(bus);
+    sub.drain(() => {});
+    await collectGarbage();
+    assert.notEqual(first.deref(), undefined);
+    sendPayload(bus);
+    sendPayload(bus);
+    await collectGarbage();
+    assert.equal(first.deref(), undefined);
+  });
+
+  it("a closed subscriber becomes collectable", async () => {
+    const bus = new Bus<number>();
+    let sub: ReturnType<typeof bus.subscribe> | undefined = bus.subscribe();
+    const pending = sub.recv().catch(() => "closed");
+    const ref = new WeakRef(sub);
+    sub.close();
+    sub = undefined;
+    assert.equal(await pending, "closed");
+    await collectGarbage();
+    assert.equal(ref.deref(), undefined);
+  });
+});
+
+describe("churn", () => {
+  it("subscribers coming and going leave the bus as it was", () => {
+    const bus = new Bus<number>(16);
+    const steady = bus.subscribe();
+    let received = 0;
+    for (let i = 0; i < 10_000; i++) {
+      const visitor = bus.subscribe(i % 2 ? { from: "oldest" } : undefined);
+      bus.send(i);
+      visitor.tryRecv();
+      visitor.close();
+      received += steady.drain(() => {});
+    }
+    assert.equal(bus.subscriberCount, 1);
+    assert.equal(received, 10_000);
+    assert.equal(steady.missed, 0);
+  });
+});

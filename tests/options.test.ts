@@ -1,0 +1,77 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Bus, type BusOptions, type SubscribeOptions } from "../mod.ts";
+
+/** Asserts `fn` throws `type` with a message matching every pattern. */
+function assertRejects(fn: () => unknown, type: new (...args: never[]) => Error, ...patterns: RegExp[]): void {
+  assert.throws(fn, (error: unknown) => {
+    assert.ok(error instanceof type, `expected ${type.name}, got ${error}`);
+    for (const pattern of patterns) assert.match(error.message, pattern);
+    return true;
+  });
+}
+
+describe("new Bus() options", () => {
+  for (const capacity of [0, -1, 1.5, NaN, Infinity, -Infinity, 2 ** 30 + 1, 2 ** 31]) {
+    it(`rejects capacity ${capacity} with a RangeError naming the value and the range`, () => {
+      assertRejects(() => new Bus({ capacity }), RangeError, /capacity/, new RegExp(String(capacity)), /1 to 2\^30/);
+      assertRejects(() => new Bus(capacity), RangeError, /capacity/);
+    });
+  }
+
+  for (const capacity of ["256", null, true, 10n, {}]) {
+    it(`rejects capacity ${String(capacity)} with a TypeError`, () => {
+      assertRejects(() => new Bus({ capacity } as unknown as BusOptions), TypeError, /capacity/, /integer/);
+    });
+  }
+
+  it("rejects an unknown overflow policy with a TypeError listing the allowed ones", () => {
+    assertRejects(
+      () => new Bus({ overflow: "drop-all" } as unknown as BusOptions),
+      TypeError,
+      /overflow/,
+      /"drop-all"/,
+      /"drop-oldest", "drop-newest", "wait"/,
+    );
+  });
+
+  it("rejects a non-boolean replay", () => {
+    assertRejects(() => new Bus({ replay: "yes" } as unknown as BusOptions), TypeError, /replay/, /"yes"/);
+  });
+
+  it("rejects option names that are not ours, such as a typo", () => {
+    assertRejects(() => new Bus({ capacty: 8 } as unknown as BusOptions), TypeError, /"capacty"/, /"capacity"/);
+  });
+
+  it("rejects options that are not an object", () => {
+    for (const options of [null, "big", [], true]) {
+      assertRejects(() => new Bus(options as unknown as BusOptions), TypeError, /options/, /object/);
+    }
+  });
+
+  it("accepts a missing options object and undefined fields", () => {
+    assert.equal(new Bus(undefined).capacity, 256);
+    assert.equal(new Bus({ capacity: undefined, overflow: undefined }).capacity, 256);
+  });
+});
+
+describe("Bus.subscribe() options", () => {
+  const cases: [string, SubscribeOptions, RegExp[]][] = [
+    ["an unknown from", { from: "newest" } as unknown as SubscribeOptions, [/from/, /"newest"/, /"next", "oldest"/]],
+    ["an unknown lag", { lag: "panic" } as unknown as SubscribeOptions, [/lag/, /"panic"/, /"skip", "error"/]],
+    ["an unknown option name", { form: "oldest" } as unknown as SubscribeOptions, [/"form"/, /"from", "lag"/]],
+    ["a non-object", 5 as unknown as SubscribeOptions, [/options/, /object/]],
+  ];
+  for (const [what, options, patterns] of cases) {
+    it(`rejects ${what} with a TypeError and leaves the bus as it was`, () => {
+      const bus = new Bus<number>();
+      const sub = bus.subscribe();
+      bus.send(1);
+      assertRejects(() => bus.subscribe(options), TypeError, ...patterns);
+      assert.equal(bus.subscriberCount, 1);
+      assert.equal(bus.send(2), 1);
+      assert.equal(sub.tryRecv(), 1);
+      assert.equal(sub.tryRecv(), 2);
+    });
+  }
+});

@@ -1,0 +1,182 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Bus, BusClosedError, type Subscriber } from "../mod.ts";
+
+const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+async function collect<T>(stream: ReadableStream<T>): Promise<T[]> {
+  const values: T[] = [];
+  const reader = stream.getReader();
+  for (let result = await reader.read(); !result.done; result = await reader.read()) values.push(result.value);
+  return values;
+}
+
+function take<T>(sub: Subscriber<T>): T[] {
+  const values: T[] = [];
+  sub.drain((value) => values.push(value));
+  return values;
+}
+
+describe("Subscriber.readable", () => {
+  it("is a real ReadableStream, the same one on every access", () => {
+    const sub = new Bus<number>().subscribe();
+    assert.ok(sub.readable instanceof ReadableStream);
+    assert.equal(sub.readable, sub.readable);
+  });
+
+  it("streams every value and closes when the bus closes", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    const values = collect(sub.readable);
+    for (let i = 0; i < 5; i++) {
+      bus.send(i);
+      if (i === 2) await tick();
+    }
+    bus.close();
+    assert.deepEqual(await values, [0, 1, 2, 3, 4]);
+  });
+
+  it("pulls: the ring is its only buffer, so nothing is read ahead", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    const reader = sub.readable.getReader();
+    bus.send(1);
+    bus.send(2);
+    await tick();
+    assert.deepEqual(await reader.read(), { value: 1, done: false });
+    await tick();
+    reader.releaseLock();
+    assert.equal(sub.tryRecv(), 2, "the stream did not take value 2 into a queue of its own");
+  });
+
+  it("works with pipeThrough and new Response()", async () => {
+    const bus = new Bus<string>();
+    const sub = bus.subscribe();
+    const response = new Response(sub.readable.pipeThrough(new TextEncoderStream()));
+    bus.send("hello, ");
+    bus.send("world");
+    bus.close();
+    assert.equal(await response.text(), "hello, world");
+  });
+
+  it("works with pipeTo", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    const seen: number[] = [];
+    const piped = sub.readable.pipeTo(new WritableStream({ write: (value) => void seen.push(value) }));
+    bus.send(1);
+    bus.send(2);
+    bus.close();
+    await piped;
+    assert.deepEqual(seen, [1, 2]);
+  });
+
+  it("unsubscribes when cancelled, even mid-read", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    const other = bus.subscribe();
+    const reader = sub.readable.getReader();
+    const pending = reader.read();
+    await tick();
+    await reader.cancel("enough");
+    assert.deepEqual(await pending, { value: undefined, done: true });
+    assert.equal(bus.subscriberCount, 1);
+    bus.send(1);
+    assert.equal(other.tryRecv(), 1);
+  });
+
+  it("unsubscribes when a pipe is aborted by a signal", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    const controller = new AbortController();
+    const piped = sub.readable.pipeTo(new WritableStream(), { signal: controller.signal });
+    bus.send(1);
+    await tick();
+    controller.abort(new Error("stop"));
+    await assert.rejects(piped, /stop/);
+    assert.equal(bus.subscriberCount, 0);
+  });
+
+  it("closes when the subscriber is closed directly", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    const values = collect(sub.readable);
+    bus.send(1);
+    await tick();
+    sub.close();
+    assert.deepEqual(await values, [1]);
+  });
+});
+
+describe("Bus.writable", () => {
+  it("is a real WritableStream, the same one on every access", () => {
+    const bus = new Bus<number>();
+    assert.ok(bus.writable instanceof WritableStream);
+    assert.equal(bus.writable, bus.writable);
+  });
+
+  it("publishes a piped stream and closes the bus when the source ends", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    const source = new ReadableStream<number>({
+      start(controller) {
+        for (let i = 0; i < 3; i++) controller.enqueue(i);
+        controller.close();
+      },
+    });
+    await source.pipeTo(bus.writable);
+    assert.equal(bus.closed, true);
+    assert.deepEqual(await collect(sub.readable), [0, 1, 2]);
+  });
+
+  it("keeps the bus open with { preventClose: true }", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    const source = new ReadableStream<number>({
+      start(controller) {
+        controller.enqueue(1);
+        controller.close();
+      },
+    });
+    await source.pipeTo(bus.writable, { preventClose: true });
+    assert.equal(bus.closed, false);
+    bus.send(2);
+    assert.deepEqual(take(sub), [1, 2]);
+  });
+
+  it("closes the bus when aborted", async () => {
+    const bus = new Bus<number>();
+    await bus.writable.abort(new Error("source failed"));
+    assert.equal(bus.closed, true);
+  });
+
+  it("waits for room under overflow 'wait', so a fast source loses nothing to a slow consumer", async () => {
+    const bus = new Bus<number>({ capacity: 2, overflow: "wait" });
+    const sub = bus.subscribe();
+    const seen: number[] = [];
+    const consumer = (async () => {
+      while (await sub.wait()) {
+        sub.drain((value) => seen.push(value), 1);
+        await tick();
+      }
+    })();
+    let next = 0;
+    const source = new ReadableStream<number>({
+      pull(controller) {
+        if (next === 20) controller.close();
+        else controller.enqueue(next++);
+      },
+    });
+    await source.pipeTo(bus.writable);
+    await consumer;
+    assert.deepEqual(seen, Array.from({ length: 20 }, (_, i) => i));
+    assert.equal(bus.stats().blocked, 0);
+  });
+
+  it("errors a write after the bus was closed", async () => {
+    const bus = new Bus<number>();
+    bus.close();
+    const writer = bus.writable.getWriter();
+    await assert.rejects(writer.write(1), BusClosedError);
+  });
+});

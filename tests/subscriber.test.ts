@@ -1,0 +1,333 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Bus, CLOSED, EMPTY, type Subscriber } from "../mod.ts";
+
+const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+function take<T>(sub: Subscriber<T>): T[] {
+  const values: T[] = [];
+  sub.drain((value) => values.push(value));
+  return values;
+}
+
+describe("Subscriber.tryRecv()", () => {
+  it("returns values in order, then EMPTY, without waiting", () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    bus.send(1);
+    bus.send(2);
+    assert.equal(sub.tryRecv(), 1);
+    assert.equal(sub.tryRecv(), 2);
+    assert.equal(sub.tryRecv(), EMPTY);
+  });
+
+  it("EMPTY and CLOSED are distinct unique symbols", () => {
+    assert.equal(typeof EMPTY, "symbol");
+    assert.equal(typeof CLOSED, "symbol");
+    assert.notEqual(EMPTY, CLOSED);
+  });
+});
+
+describe("Subscriber.drain()", () => {
+  it("hands every available value to fn and returns the count", () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    for (let i = 0; i < 5; i++) bus.send(i);
+    const seen: number[] = [];
+    assert.equal(sub.drain((value) => seen.push(value)), 5);
+    assert.deepEqual(seen, [0, 1, 2, 3, 4]);
+    assert.equal(sub.drain(() => assert.fail("nothing left")), 0);
+  });
+
+  it("stops at max and leaves the rest for the next read", () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    for (let i = 0; i < 5; i++) bus.send(i);
+    const seen: number[] = [];
+    assert.equal(sub.drain((value) => seen.push(value), 2), 2);
+    assert.equal(sub.drain((value) => seen.push(value), 0), 0);
+    assert.deepEqual(seen, [0, 1]);
+    assert.equal(sub.tryRecv(), 2);
+    assert.equal(sub.drain((value) => seen.push(value), Infinity), 2);
+    assert.deepEqual(seen, [0, 1, 3, 4]);
+  });
+
+  it("counts the value a throwing fn threw on as read, and never delivers it twice", () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    const other = bus.subscribe();
+    for (let i = 0; i < 4; i++) bus.send(i);
+    const seen: number[] = [];
+    const boom = new Error("boom");
+    assert.throws(() =>
+      sub.drain((value) => {
+        seen.push(value);
+        if (value === 1) throw boom;
+      }), (error) => error === boom);
+    assert.deepEqual(seen, [0, 1]);
+    assert.deepEqual(take(sub), [2, 3]);
+    assert.deepEqual(take(other), [0, 1, 2, 3]);
+    assert.equal(bus.stats().dropped, 0);
+  });
+
+  it("stops when fn closes the subscriber", () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    for (let i = 0; i < 5; i++) bus.send(i);
+    const seen: number[] = [];
+    const count = sub.drain((value) => {
+      seen.push(value);
+      if (value === 1) sub.close();
+    });
+    assert.equal(count, 2);
+    assert.deepEqual(seen, [0, 1]);
+    assert.equal(bus.subscriberCount, 0);
+    assert.equal(sub.tryRecv(), CLOSED);
+  });
+
+  it("stops when fn reads the same subscriber, so nothing is delivered twice", () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    for (let i = 0; i < 5; i++) bus.send(i);
+    const seen: unknown[] = [];
+    sub.drain((value) => {
+      seen.push(value);
+      if (value === 1) seen.push(sub.tryRecv());
+    });
+    assert.deepEqual(seen, [0, 1, 2]);
+    assert.deepEqual(take(sub), [3, 4]);
+  });
+
+  it("stops before values that fn's own sends overwrote, and reports them as missed", () => {
+    const bus = new Bus<number>(4);
+    const sub = bus.subscribe();
+    for (let i = 0; i < 4; i++) bus.send(i);
+    const seen: number[] = [];
+    sub.drain((value) => {
+      seen.push(value);
+      if (value === 0) { for (let i = 100; i < 104; i++) bus.send(i); }
+    });
+    assert.deepEqual(seen, [0]);
+    assert.deepEqual(take(sub), [100, 101, 102, 103]);
+    assert.equal(sub.missed, 3);
+  });
+
+  it("counts each value as read before fn runs, so a send from fn finds room under every policy", () => {
+    for (const overflow of ["drop-oldest", "drop-newest", "wait"] as const) {
+      const bus = new Bus<number>({ capacity: 1, overflow });
+      const sub = bus.subscribe();
+      bus.send(0);
+      const results: number[] = [];
+      sub.drain(() => results.push(bus.send(1)));
+      assert.deepEqual(results, [1], overflow);
+      assert.equal(sub.tryRecv(), 1, overflow);
+      assert.equal(bus.stats().discarded + bus.stats().blocked + sub.missed, 0, overflow);
+    }
+  });
+
+  it("counts each value as read before fn runs, so a subscriber created in fn does not replay it", () => {
+    const bus = new Bus<number>(4);
+    const sub = bus.subscribe();
+    for (let i = 0; i < 3; i++) bus.send(i);
+    let late: Subscriber<number> | undefined;
+    sub.drain((value) => {
+      if (value === 1) late = bus.subscribe({ from: "oldest" });
+    });
+    assert.deepEqual(take(late!), [2]);
+  });
+
+  it("rejects a fn that is not a function, and a max that is not a non-negative integer", () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    bus.send(1);
+    assert.throws(() => sub.drain("x" as unknown as () => void), { name: "TypeError", message: /fn.*"x".*function/ });
+    assert.throws(() => sub.drain(() => {}, -1), { name: "RangeError", message: /max.*-1.*non-negative integer/ });
+    assert.throws(() => sub.drain(() => {}, 1.5), { name: "RangeError", message: /max.*1\.5/ });
+    assert.throws(() => sub.drain(() => {}, NaN), { name: "RangeError", message: /max.*NaN/ });
+    assert.throws(() => sub.drain(() => {}, "2" as unknown as number), { name: "TypeError", message: /max.*"2"/ });
+    assert.equal(sub.tryRecv(), 1, "a rejected call consumes nothing");
+  });
+});
+
+describe("Subscriber.recv()", () => {
+  it("resolves at once when a value is available", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    bus.send(7);
+    assert.equal(await sub.recv(), 7);
+  });
+
+  it("parks until the next send", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    const pending = sub.recv();
+    await tick();
+    bus.send(8);
+    assert.equal(await pending, 8);
+  });
+
+  it("settles several parked calls in call order", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    const first = sub.recv();
+    const second = sub.recv();
+    bus.send(1);
+    bus.send(2);
+    assert.deepEqual(await Promise.all([first, second]), [1, 2]);
+  });
+});
+
+describe("Subscriber.wait()", () => {
+  it("resolves true at once when a value is already available", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    bus.send(1);
+    assert.equal(await sub.wait(), true);
+    assert.equal(sub.tryRecv(), 1, "wait() consumes nothing");
+  });
+
+  it("resolves true once a value arrives, and false once the bus is closed and drained", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    const arrived = sub.wait();
+    bus.send(1);
+    assert.equal(await arrived, true);
+    const ended = sub.wait();
+    bus.close();
+    assert.equal(await ended, true, "the value sent before close is still there");
+    assert.equal(sub.tryRecv(), 1);
+    assert.equal(await sub.wait(), false);
+  });
+
+  it("pairs with drain for one await per batch", async () => {
+    const bus = new Bus<number>(64);
+    const sub = bus.subscribe();
+    const producer = (async () => {
+      for (let batch = 0; batch < 10; batch++) {
+        for (let i = 0; i < 10; i++) bus.send(batch * 10 + i);
+        await tick();
+      }
+      bus.close();
+    })();
+    const seen: number[] = [];
+    let awaits = 0;
+    while (await sub.wait()) {
+      awaits++;
+      sub.drain((value) => seen.push(value));
+    }
+    await producer;
+    assert.deepEqual(seen, Array.from({ length: 100 }, (_, i) => i));
+    assert.ok(awaits <= 11, `one await per batch, got ${awaits}`);
+  });
+});
+
+describe("for await (const value of subscriber)", () => {
+  it("yields every value and finishes when the bus closes", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    setTimeout(() => {
+      for (let i = 0; i < 3; i++) bus.send(i);
+      bus.close();
+    }, 0);
+    const seen: number[] = [];
+    for await (const value of sub) seen.push(value);
+    assert.deepEqual(seen, [0, 1, 2]);
+  });
+
+  it("unsubscribes on break", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    bus.send(1);
+    bus.send(2);
+    for await (const value of sub) {
+      assert.equal(value, 1);
+      break;
+    }
+    assert.equal(bus.subscriberCount, 0);
+    assert.equal(sub.tryRecv(), CLOSED);
+  });
+
+  it("unsubscribes when the loop body throws", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    bus.send(1);
+    await assert.rejects(async () => {
+      for await (const _ of sub) throw new Error("body failed");
+    }, /body failed/);
+    assert.equal(bus.subscriberCount, 0);
+  });
+});
+
+describe("Subscriber as a stream reader", () => {
+  it("read() resolves { value, done: false }, then { done: true } at the end", async () => {
+    const bus = new Bus<string>();
+    const sub = bus.subscribe();
+    bus.send("a");
+    bus.close();
+    assert.deepEqual(await sub.read(), { value: "a", done: false });
+    assert.deepEqual(await sub.read(), { value: undefined, done: true });
+  });
+
+  it("read() parks until a value arrives", async () => {
+    const bus = new Bus<string>();
+    const sub = bus.subscribe();
+    const pending = sub.read();
+    bus.send("b");
+    assert.deepEqual(await pending, { value: "b", done: false });
+  });
+
+  it("is accepted by code written for a ReadableStreamDefaultReader", async () => {
+    async function collect(reader: ReadableStreamDefaultReader<number>): Promise<number[]> {
+      const values: number[] = [];
+      for (let result = await reader.read(); !result.done; result = await reader.read()) values.push(result.value);
+      reader.releaseLock();
+      await reader.closed;
+      return values;
+    }
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    bus.send(1);
+    bus.send(2);
+    bus.close();
+    assert.deepEqual(await collect(sub as unknown as ReadableStreamDefaultReader<number>), [1, 2]);
+  });
+
+  it("cancel() and releaseLock() end the subscription", async () => {
+    const bus = new Bus<number>();
+    const a = bus.subscribe();
+    const b = bus.subscribe();
+    await a.cancel("done");
+    b.releaseLock();
+    assert.equal(bus.subscriberCount, 0);
+    assert.deepEqual(await a.read(), { value: undefined, done: true });
+    assert.deepEqual(await b.read(), { value: undefined, done: true });
+  });
+});
+
+describe("several subscribers", () => {
+  it("read one bus at different speeds through different paths", async () => {
+    const bus = new Bus<number>(1024);
+    const fast = bus.subscribe();
+    const slow = bus.subscribe();
+    const fastSeen: number[] = [];
+    const slowSeen: number[] = [];
+    const fastLoop = (async () => {
+      for await (const value of fast) fastSeen.push(value);
+    })();
+    const slowLoop = (async () => {
+      while (await slow.wait()) {
+        slow.drain((value) => slowSeen.push(value), 3);
+        await tick();
+      }
+    })();
+    for (let i = 0; i < 300; i++) {
+      bus.send(i);
+      if (i % 50 === 0) await tick();
+    }
+    bus.close();
+    await Promise.all([fastLoop, slowLoop]);
+    const all = Array.from({ length: 300 }, (_, i) => i);
+    assert.deepEqual(fastSeen, all);
+    assert.deepEqual(slowSeen, all);
+  });
+});
