@@ -72,7 +72,7 @@ export let createSubscriber: <T>(ring: Ring<T> | undefined, options: Required<Su
  * ```
  */
 export class Subscriber<T> implements AsyncIterable<T>, Disposable {
-  /** `undefined` for a subscriber created after the bus closed: it never joined. */
+  /** Unset for a subscriber created after the bus closed: it never joined, and every read ends first. */
   #ring: Ring<T>;
   /** Sequence number of the next value to read; -1 once ended. */
   #position: number;
@@ -464,6 +464,7 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
     };
   }
 
+  /** Tells the ring how far this subscriber has read; also called by the ring mid-drain. */
   #recordIfOpen = (): void => {
     if (this.#ended) return;
     this.#ring.move(this.#recorded, this.#position);
@@ -482,14 +483,18 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
     return oldest;
   }
 
+  /** Queues a read that settles when a value arrives or the subscriber ends. */
   #park<R>(kind: number): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.#waiters.push(new Waiter(kind, resolve as (value: unknown) => void, reject));
-      if (!this.#parked) {
-        this.#parked = true;
-        this.#ring.parked.push(this.#wake);
-      }
+      this.#askToBeWoken();
     });
+  }
+
+  #askToBeWoken(): void {
+    if (this.#parked) return;
+    this.#parked = true;
+    this.#ring.parked.push(this.#wake);
   }
 
   /** Settles parked reads in order, as far as the ring allows. */
@@ -521,10 +526,7 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
       else waiter.resolve(DONE);
     }
     if (settled !== 0) waiters.splice(0, settled);
-    if (waiters.length !== 0 && !this.#parked) {
-      this.#parked = true;
-      this.#ring.parked.push(this.#wake);
-    }
+    if (waiters.length !== 0) this.#askToBeWoken();
   }
 
   /** Unsubscribes from the ring, once. */
