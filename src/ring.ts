@@ -87,7 +87,7 @@ export class Ring<T> {
       this.tail = tail + 1;
       return 0;
     }
-    if (this.#full()) {
+    if (tail - this.floor === this.capacity && this.#full()) {
       if (this.#policy === DROP_OLDEST) this.#overtake();
       else if (this.#policy === DROP_NEWEST) {
         this.discarded++;

@@ -17,12 +17,11 @@ const RESOLVED: Promise<undefined> = Promise.resolve(undefined);
 /** Fits both a stream reader's and an iterator's "done" result. */
 const DONE: { readonly done: true; readonly value: undefined } = Object.freeze({ done: true, value: undefined });
 
-/** What a parked read is waiting to do with the next value. */
-const WAIT_KIND = 0;
-const RECV_KIND = 1;
-const READ_KIND = 2;
+/** What a parked read will resolve with: the value, or a stream-style read result. */
+const RECV_KIND = 0;
+const READ_KIND = 1;
 
-/** A read parked in an await, settled when the subscriber is woken. */
+/** A `recv()` or `read()` parked in an await, settled when the subscriber is woken. */
 class Waiter {
   constructor(
     readonly kind: number,
@@ -30,6 +29,9 @@ class Waiter {
     readonly reject: (error: unknown) => void,
   ) {}
 }
+
+/** A parked `wait()` is just its resolve function: the cheapest park, as it is the batch path's. */
+type Parked = Waiter | ((ready: boolean) => void);
 
 /** @internal Builds subscribers for {@linkcode Bus.subscribe}; not part of the public API. */
 export let createSubscriber: <T>(ring: Ring<T> | undefined, options: Required<SubscribeOptions>) => Subscriber<T>;
@@ -81,7 +83,7 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
   #missed = 0;
   #lagError: boolean;
   #ended: boolean;
-  #waiters: Waiter[] = [];
+  #waiters: Parked[] = [];
   #parked = false;
   #wake = (): void => {
     this.#parked = false;
@@ -289,7 +291,12 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
     if (this.#ended) return FALSE;
     const ring = this.#ring;
     if (ring.tail !== this.#position) return TRUE;
-    if (!ring.closed) return this.#park(WAIT_KIND);
+    if (!ring.closed) {
+      return new Promise((resolve) => {
+        this.#waiters.push(resolve);
+        this.#askToBeWoken();
+      });
+    }
     this.#leave();
     return FALSE;
   }
@@ -503,13 +510,13 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
     let settled = 0;
     for (; settled < waiters.length; settled++) {
       const waiter = waiters[settled];
-      if (waiter.kind === WAIT_KIND) {
-        if (this.#ended) waiter.resolve(false);
-        else if (this.#ring.tail !== this.#position) waiter.resolve(true);
+      if (typeof waiter === "function") {
+        if (this.#ended) waiter(false);
+        else if (this.#ring.tail !== this.#position) waiter(true);
         else if (!this.#ring.closed) break;
         else {
           this.#leave();
-          waiter.resolve(false);
+          waiter(false);
         }
         continue;
       }
@@ -525,7 +532,8 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
       else if (waiter.kind === RECV_KIND) waiter.reject(new BusClosedError());
       else waiter.resolve(DONE);
     }
-    if (settled !== 0) waiters.splice(0, settled);
+    if (settled === waiters.length) waiters.length = 0;
+    else if (settled !== 0) waiters.splice(0, settled);
     if (waiters.length !== 0) this.#askToBeWoken();
   }
 
