@@ -1,0 +1,89 @@
+/**
+ * The "limit": a minimal power-of-two broadcast ring, the practical ceiling
+ * for any broadcast channel in JavaScript. It is a yardstick, not a
+ * competitor: it has no overflow policy, no per-slot reader count (a value
+ * stays pinned until it is overwritten), no closing, no lag reporting and no
+ * input checks. One ring, read three ways:
+ *
+ * - `limit.sync`: {@linkcode LimitReader.drain}, synchronously;
+ * - `limit.async`: await {@linkcode LimitReader.arrival} only when caught
+ *   up, then `drain`, so one promise per batch;
+ * - `limit.iterator`: `for await`, one promise per value.
+ *
+ * @module
+ */
+
+/** A ring of `capacity` (a power of two) slots indexed by `sequence & mask`. */
+export class LimitRing<T> {
+  readonly slots: (T | undefined)[] = [];
+  readonly mask: number;
+  /** Sequence number of the next value sent. */
+  tail = 0;
+  #parked: (() => void)[] = [];
+
+  constructor(capacity: number) {
+    this.mask = capacity - 1;
+    for (let i = 0; i < capacity; i++) this.slots.push(undefined);
+  }
+
+  send(value: T): void {
+    this.slots[this.tail & this.mask] = value;
+    this.tail++;
+    if (this.#parked.length !== 0) this.#wake();
+  }
+
+  park(wake: () => void): void {
+    this.#parked.push(wake);
+  }
+
+  #wake(): void {
+    const woken = this.#parked;
+    this.#parked = [];
+    for (let i = 0; i < woken.length; i++) woken[i]();
+  }
+}
+
+/** One reader's cursor into a {@linkcode LimitRing}. */
+export class LimitReader<T> implements AsyncIterableIterator<T> {
+  #ring: LimitRing<T>;
+  #position: number;
+
+  constructor(ring: LimitRing<T>) {
+    this.#ring = ring;
+    this.#position = ring.tail;
+  }
+
+  get caughtUp(): boolean {
+    return this.#position === this.#ring.tail;
+  }
+
+  /** Hands every available value to `fn`; a reader a full ring behind skips to the oldest value held. */
+  drain(fn: (value: T) => void): void {
+    const { slots, mask, tail } = this.#ring;
+    let position = this.#position;
+    if (tail - position > mask) position = tail - mask - 1;
+    while (position < tail) fn(slots[position++ & mask] as T);
+    this.#position = position;
+  }
+
+  /** Resolves when the next value is sent. Call it only when caught up. */
+  arrival(): Promise<void> {
+    return new Promise((resolve) => this.#ring.park(resolve));
+  }
+
+  /** One promise per value, as an async iterator must. */
+  next(): Promise<IteratorResult<T>> {
+    if (!this.caughtUp) return Promise.resolve({ value: this.#take(), done: false });
+    return new Promise((resolve) => this.#ring.park(() => resolve({ value: this.#take(), done: false })));
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  #take(): T {
+    const { slots, mask, tail } = this.#ring;
+    if (tail - this.#position > mask) this.#position = tail - mask - 1;
+    return slots[this.#position++ & mask] as T;
+  }
+}
