@@ -117,7 +117,10 @@ export interface ResolvedBusOptions {
 /** Checks `new Bus(options)`; a bare number is shorthand for `{ capacity }`. */
 export function resolveBusOptions(options: number | BusOptions | undefined): ResolvedBusOptions {
   if (options === undefined) return { capacity: 256, overflow: "drop-oldest", replay: false };
-  if (typeof options === "number") return { capacity: checkCapacity(options), overflow: "drop-oldest", replay: false };
+  // The only primitive accepted is a capacity, so a string such as "256" gets the capacity's error.
+  if (typeof options !== "object" && typeof options !== "function") {
+    return { capacity: checkCapacity(options), overflow: "drop-oldest", replay: false };
+  }
   checkObject(options, "Bus options", BUS_KEYS);
   const { capacity = 256, overflow = "drop-oldest", replay = false } = options;
   checkChoice(overflow, "overflow", OVERFLOW_POLICIES);

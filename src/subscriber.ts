@@ -213,7 +213,8 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
    *
    * @param fn Called with each value.
    * @param max The most values to hand over: a non-negative integer or
-   *   `Infinity` (the default).
+   *   `Infinity` (the default). Even with `max` 0, a lag is discovered,
+   *   counted and, under `lag: "error"`, reported.
    * @returns How many values `fn` was called with.
    * @throws {LaggedError} Under `lag: "error"`, before delivering anything.
    * @throws {TypeError} If `fn` is not a function or `max` not a number.

@@ -191,8 +191,9 @@ export class BusModel {
     if (gap !== undefined) return { error: "LaggedError", missed: gap.missed };
     const count = Math.min(this.tail - sub.position, max);
     for (let n = 1; n <= count; n++) {
-      // Taken before fn runs: a value fn throws on counts as read.
+      // Taken before fn runs: a value fn throws on counts as read, and the room it frees opens `bus.ready`.
       const next = ++sub.position;
+      this.#probeReady();
       try {
         fn(this.log[next - 1]);
       } catch (error) {

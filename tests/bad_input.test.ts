@@ -90,7 +90,13 @@ describe("new Bus() with bad options", () => {
 
   it('new Bus("256") throws TypeError naming the value', () => {
     const bus = witness();
-    assertError(() => new Bus("256" as unknown as BusOptions), TypeError, /options/, /"256"/, /object/);
+    assertError(
+      () => new Bus("256" as unknown as BusOptions),
+      TypeError,
+      /capacity/,
+      /"256"/,
+      /integer from 1 to 2\^30/,
+    );
     assertStillWorks(bus);
   });
 

@@ -456,7 +456,7 @@ async function start(options: Options, commands: Iterable<BusCommand>, payload: 
 }
 
 const CAPACITIES = [1, 2, 3, 8];
-const RUNS = 150;
+const RUNS = Number(globalThis.process?.env?.MODEL_RUNS ?? 0) || 150;
 
 describe("Bus matches the reference model", () => {
   for (const overflow of ["drop-oldest", "drop-newest", "wait"] as const) {

@@ -43,9 +43,12 @@ describe("new Bus() options", () => {
     assertRejects(() => new Bus({ capacty: 8 } as unknown as BusOptions), TypeError, /"capacty"/, /"capacity"/);
   });
 
-  it("rejects options that are not an object", () => {
-    for (const options of [null, "big", [], true]) {
+  it("rejects options that are neither an object nor a capacity", () => {
+    for (const options of [null, []]) {
       assertRejects(() => new Bus(options as unknown as BusOptions), TypeError, /options/, /object/);
+    }
+    for (const options of ["big", true]) {
+      assertRejects(() => new Bus(options as unknown as BusOptions), TypeError, /capacity/, /integer from 1 to 2\^30/);
     }
   });
 
