@@ -1,13 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Bus, EMPTY, MAX_CAPACITY } from "../mod.ts";
-
-/** Reads everything available right now. */
-function take<T>(sub: { drain(fn: (value: T) => void): number }): T[] {
-  const values: T[] = [];
-  sub.drain((value) => values.push(value));
-  return values;
-}
+import { take } from "./_read.ts";
 
 describe("construction", () => {
   it("new Bus() defaults to 256 slots and drop-oldest", () => {

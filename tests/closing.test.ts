@@ -1,8 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Bus, BusClosedError, CLOSED, type Subscriber } from "../mod.ts";
-
-const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+import { tick } from "./_read.ts";
 
 describe("Bus.close()", () => {
   it("lets every subscriber read what was retained for it, then end", async () => {

@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Bus, LaggedError, type Subscriber } from "../mod.ts";
+import { take } from "./_read.ts";
 
 /** A bus of capacity 4 whose subscriber has fallen 6 values behind: values 0-9 sent, 6-9 retained. */
 function lagged(lag: "skip" | "error"): { bus: Bus<number>; sub: Subscriber<number> } {
@@ -8,12 +9,6 @@ function lagged(lag: "skip" | "error"): { bus: Bus<number>; sub: Subscriber<numb
   const sub = bus.subscribe({ lag });
   for (let i = 0; i < 10; i++) bus.send(i);
   return { bus, sub };
-}
-
-function take<T>(sub: Subscriber<T>): T[] {
-  const values: T[] = [];
-  sub.drain((value) => values.push(value));
-  return values;
 }
 
 describe("lag: 'skip'", () => {

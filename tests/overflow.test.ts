@@ -1,14 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Bus, BusClosedError, BusFullError, type Subscriber } from "../mod.ts";
-
-const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
-
-function take<T>(sub: Subscriber<T>): T[] {
-  const values: T[] = [];
-  sub.drain((value) => values.push(value));
-  return values;
-}
+import { Bus, BusClosedError, BusFullError } from "../mod.ts";
+import { take, tick } from "./_read.ts";
 
 describe("overflow: 'drop-oldest'", () => {
   it("accepts every send and makes the slow subscriber miss the oldest values", () => {

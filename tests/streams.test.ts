@@ -1,19 +1,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Bus, BusClosedError, type Subscriber } from "../mod.ts";
-
-const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+import { Bus, BusClosedError } from "../mod.ts";
+import { take, tick } from "./_read.ts";
 
 async function collect<T>(stream: ReadableStream<T>): Promise<T[]> {
   const values: T[] = [];
   const reader = stream.getReader();
   for (let result = await reader.read(); !result.done; result = await reader.read()) values.push(result.value);
-  return values;
-}
-
-function take<T>(sub: Subscriber<T>): T[] {
-  const values: T[] = [];
-  sub.drain((value) => values.push(value));
   return values;
 }
 

@@ -1,14 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Bus, CLOSED, EMPTY, type Subscriber } from "../mod.ts";
-
-const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
-
-function take<T>(sub: Subscriber<T>): T[] {
-  const values: T[] = [];
-  sub.drain((value) => values.push(value));
-  return values;
-}
+import { take, tick } from "./_read.ts";
 
 describe("Subscriber.tryRecv()", () => {
   it("returns values in order, then EMPTY, without waiting", () => {
