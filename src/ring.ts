@@ -57,7 +57,7 @@ export class Ring<T> {
    * inside a drain callback (a send finding the ring full, a join) calls them
    * first.
    */
-  draining: (() => void)[] = [];
+  draining: ((overwriting: boolean) => void)[] = [];
   /** Wake callbacks of subscribers parked in an await. */
   parked: (() => void)[] = [];
   #spare: (() => void)[] = [];
@@ -87,7 +87,7 @@ export class Ring<T> {
       this.tail = tail + 1;
       return 0;
     }
-    if (tail - this.floor === this.capacity && this.#full()) {
+    if (tail - this.floor === this.capacity && this.#full(this.#policy === DROP_OLDEST)) {
       if (this.#policy === DROP_OLDEST) this.#overtake();
       else if (this.#policy === DROP_NEWEST) {
         this.discarded++;
@@ -105,7 +105,7 @@ export class Ring<T> {
 
   /** Whether `write` would accept a value now without dropping one. */
   hasRoom(): boolean {
-    return this.#policy !== WAIT || this.closed || this.subscribers === 0 || !this.#full();
+    return this.#policy !== WAIT || this.closed || this.subscribers === 0 || !this.#full(false);
   }
 
   /** Resolves once `hasRoom()`; never rejects. */
@@ -117,7 +117,7 @@ export class Ring<T> {
   /** Registers a subscriber starting at `from` and returns its position. */
   join(from: "next" | "oldest"): number {
     if (this.#counts.length === 0) this.#allocate();
-    this.#recordDrains();
+    this.#recordDrains(false);
     const tail = this.tail;
     let start = tail;
     if (from === "oldest") {
@@ -180,16 +180,19 @@ export class Ring<T> {
     this.floor = floor + 1;
   }
 
-  /** Whether the slot the next write reuses holds the slowest subscriber's next value. */
-  #full(): boolean {
+  /**
+   * Whether the slot the next write reuses holds the slowest subscriber's
+   * next value. `overwriting`: the write will reuse it anyway.
+   */
+  #full(overwriting: boolean): boolean {
     if (this.tail - this.floor !== this.capacity) return false;
-    this.#recordDrains(); // a drain in progress may be further along than its record
+    this.#recordDrains(overwriting); // a drain in progress may be further along than its record
     return this.tail - this.floor === this.capacity;
   }
 
-  #recordDrains(): void {
+  #recordDrains(overwriting: boolean): void {
     const draining = this.draining;
-    for (let i = 0; i < draining.length; i++) draining[i]();
+    for (let i = 0; i < draining.length; i++) draining[i](overwriting);
   }
 
   #wakeParked(): void {

@@ -17,6 +17,17 @@ const RESOLVED: Promise<undefined> = Promise.resolve(undefined);
 /** Fits both a stream reader's and an iterator's "done" result. */
 const DONE: { readonly done: true; readonly value: undefined } = Object.freeze({ done: true, value: undefined });
 
+/**
+ * A subscriber's state. `DRAINING` is a `drain` in progress; anything that
+ * moves the cursor under it (a read from the callback, or a send about to
+ * overwrite the next value) turns it into `INTERRUPTED`, which the drain loop
+ * checks after each value: one load, instead of re-deriving it per value.
+ */
+const OPEN = 0;
+const DRAINING = 1;
+const INTERRUPTED = 2;
+const ENDED = 3;
+
 /** What a parked read will resolve with: the value, or a stream-style read result. */
 const RECV_KIND = 0;
 const READ_KIND = 1;
@@ -82,7 +93,7 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
   #recorded: number;
   #missed = 0;
   #lagError: boolean;
-  #ended: boolean;
+  #state: number;
   #waiters: Parked[] = [];
   #parked = false;
   #wake = (): void => {
@@ -100,7 +111,7 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
 
   private constructor(ring: Ring<T> | undefined, options: Required<SubscribeOptions>) {
     this.#lagError = options.lag === "error";
-    this.#ended = ring === undefined;
+    this.#state = ring === undefined ? ENDED : OPEN;
     this.#ring = ring!;
     this.#position = this.#recorded = ring === undefined ? -1 : ring.join(options.from);
   }
@@ -138,7 +149,7 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
    * ```
    */
   get closed(): Promise<undefined> {
-    if (this.#ended) return RESOLVED;
+    if (this.#state === ENDED) return RESOLVED;
     return this.#closed ??= new Promise((resolve) => this.#resolveClosed = resolve);
   }
 
@@ -188,7 +199,11 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
    * ```
    */
   tryRecv(): T | typeof EMPTY | typeof CLOSED {
-    if (this.#ended) return CLOSED;
+    const state = this.#state;
+    if (state !== OPEN) {
+      if (state === ENDED) return CLOSED;
+      this.#state = INTERRUPTED; // read from its own drain callback: that drain stops after this value
+    }
     const ring = this.#ring;
     let position = this.#position;
     const behind = ring.tail - position;
@@ -238,7 +253,9 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
   drain(fn: (value: T) => void, max: number = Infinity): number {
     if (typeof fn !== "function") throw new TypeError(`Invalid fn: ${describe(fn)}; expected a function`);
     if (max !== Infinity) checkMax(max);
-    if (this.#ended) return 0;
+    const outer = this.#state;
+    if (outer === ENDED) return 0;
+    if (outer !== OPEN) this.#state = INTERRUPTED; // drained from its own drain callback
     const ring = this.#ring;
     let position = this.#position;
     let behind = ring.tail - position;
@@ -250,22 +267,25 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
       position = this.#skipLag();
       behind = ring.capacity;
     }
-    const { slots, mask, capacity } = ring;
+    const { slots, mask } = ring;
     const start = position;
     const end = position + (behind < max ? behind : max);
-    ring.draining.push(this.#recordIfOpen);
+    this.#state = DRAINING;
+    ring.draining.push(this.#recordMidDrain);
     try {
       while (position < end) {
         const value = slots[position & mask] as T;
         this.#position = ++position;
         fn(value);
-        // fn may have read or closed this subscriber, or sent enough to overwrite the next value.
-        if (this.#position !== position || ring.tail - position > capacity) break;
+        if (this.#state !== DRAINING) break; // fn closed or read this subscriber, or a send overwrites what is next
       }
     } finally {
-      // Once per batch, even if fn threw: the value it threw on counts as read.
       ring.draining.pop();
-      this.#recordIfOpen();
+      if (this.#state !== ENDED) {
+        this.#state = outer === OPEN ? OPEN : INTERRUPTED;
+        // Once per batch, even if fn threw: the value it threw on counts as read.
+        this.#record();
+      }
     }
     return position - start;
   }
@@ -289,7 +309,7 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
    * ```
    */
   wait(): Promise<boolean> {
-    if (this.#ended) return FALSE;
+    if (this.#state === ENDED) return FALSE;
     const ring = this.#ring;
     if (ring.tail !== this.#position) return TRUE;
     if (!ring.closed) {
@@ -472,11 +492,20 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
     };
   }
 
-  /** Tells the ring how far this subscriber has read; also called by the ring mid-drain. */
-  #recordIfOpen = (): void => {
-    if (this.#ended) return;
+  /** Tells the ring how far this subscriber has read. */
+  #record(): void {
     this.#ring.move(this.#recorded, this.#position);
     this.#recorded = this.#position;
+  }
+
+  /**
+   * Called by the ring, mid-drain, when it needs exact positions; `overwriting`
+   * says a write is about to reuse the slot `tail - capacity`.
+   */
+  #recordMidDrain = (overwriting: boolean): void => {
+    if (this.#state === ENDED) return;
+    this.#record();
+    if (overwriting && this.#ring.tail - this.#position >= this.#ring.capacity) this.#state = INTERRUPTED;
   };
 
   /** Moves past values the ring overwrote and counts them; returns the new position. */
@@ -512,7 +541,7 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
     for (; settled < waiters.length; settled++) {
       const waiter = waiters[settled];
       if (typeof waiter === "function") {
-        if (this.#ended) waiter(false);
+        if (this.#state === ENDED) waiter(false);
         else if (this.#ring.tail !== this.#position) waiter(true);
         else if (!this.#ring.closed) break;
         else {
@@ -540,8 +569,8 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
 
   /** Unsubscribes from the ring, once. */
   #leave(): void {
-    if (this.#ended) return;
-    this.#ended = true;
+    if (this.#state === ENDED) return;
+    this.#state = ENDED;
     const ring = this.#ring;
     ring.leave(this.#recorded);
     this.#position = -1;
