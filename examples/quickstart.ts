@@ -9,7 +9,7 @@
  * @module
  */
 
-import { Bus } from "../mod.ts"; // "jsr:@ron/bus" in your own project
+import { Bus } from "../mod.ts"; // in your own project: from "@ron/bus", after `deno add jsr:@ron/bus`
 
 interface Tick {
   symbol: string;

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { Bus } from "../mod.ts"; // "jsr:@ron/bus" in your own project
+import { Bus } from "../mod.ts"; // in your own project: from "@ron/bus", after `deno add jsr:@ron/bus`
 
 /**
  * Returns a handler that streams every value sent on `bus` after the request

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Bus, BusClosedError, BusFullError } from "../mod.ts";
-import { take, tick } from "./_read.ts";
+import { readSlowly, take, tick } from "./_read.ts";
 
 describe("overflow: 'drop-oldest'", () => {
   it("accepts every send and makes the slow subscriber miss the oldest values", () => {
@@ -109,19 +109,13 @@ describe("overflow: 'wait'", () => {
   it("delivers everything to a slow consumer: nothing is lost", async () => {
     const bus = new Bus<number>({ capacity: 4, overflow: "wait" });
     const sub = bus.subscribe();
-    const seen: number[] = [];
-    const consumer = (async () => {
-      while (await sub.wait()) {
-        sub.drain((value) => seen.push(value), 1);
-        await tick();
-      }
-    })();
+    const consumer = readSlowly(sub);
     for (let i = 0; i < 50; i++) {
       await bus.ready;
       bus.send(i);
     }
     bus.close();
-    await consumer;
+    const seen = await consumer;
     assert.deepEqual(seen, Array.from({ length: 50 }, (_, i) => i));
     assert.equal(sub.missed, 0);
     assert.equal(bus.stats().blocked, 0, "a producer that awaits ready is never refused");

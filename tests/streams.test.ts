@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Bus, BusClosedError } from "../mod.ts";
-import { take, tick } from "./_read.ts";
+import { readSlowly, take, tick } from "./_read.ts";
 
 async function collect<T>(stream: ReadableStream<T>): Promise<T[]> {
   const values: T[] = [];
@@ -146,13 +146,7 @@ describe("Bus.writable", () => {
   it("waits for room under overflow 'wait', so a fast source loses nothing to a slow consumer", async () => {
     const bus = new Bus<number>({ capacity: 2, overflow: "wait" });
     const sub = bus.subscribe();
-    const seen: number[] = [];
-    const consumer = (async () => {
-      while (await sub.wait()) {
-        sub.drain((value) => seen.push(value), 1);
-        await tick();
-      }
-    })();
+    const consumer = readSlowly(sub);
     let next = 0;
     const source = new ReadableStream<number>({
       pull(controller) {
@@ -161,7 +155,7 @@ describe("Bus.writable", () => {
       },
     });
     await source.pipeTo(bus.writable);
-    await consumer;
+    const seen = await consumer;
     assert.deepEqual(seen, Array.from({ length: 20 }, (_, i) => i));
     assert.equal(bus.stats().blocked, 0);
   });
