@@ -161,13 +161,8 @@ class Actor {
     const { sub, tally } = this;
     if (this.path === "drain") {
       for (let left = quota; left > 0;) {
-        let n: number;
-        try {
-          n = sub.drain(this.see, left);
-        } catch (error) {
-          tally.lagged(error);
-          continue;
-        }
+        const n = this.#drain(left);
+        if (n < 0) continue;
         if (n === 0) return this.engine.closing && sub.tryRecv() === CLOSED;
         left -= n;
       }
@@ -232,26 +227,31 @@ class Actor {
   }
 
   /** For a slow reader: after its quota, sleep until the next tick, unless it has been told to go. */
+  /** Drains up to `left` values; -1 when the read reported a lag instead (tallied). */
+  #drain(left: number): number {
+    try {
+      return this.sub.drain(this.see, left);
+    } catch (error) {
+      this.tally.lagged(error);
+      return -1;
+    }
+  }
+
   async #rest(): Promise<number> {
     if (this.leave === undefined) await this.engine.nextTick();
     return this.quota();
   }
 
   async #waitDrain(): Promise<Departure> {
-    const { sub, tally } = this;
+    const { sub } = this;
     let left = this.quota();
     while (await sub.wait()) {
       if (this.leave === "break") {
         sub.close();
         return "closed";
       }
-      let n: number;
-      try {
-        n = sub.drain(this.see, left);
-      } catch (error) {
-        tally.lagged(error);
-        continue;
-      }
+      const n = this.#drain(left);
+      if (n < 0) continue;
       left -= n;
       if (left <= 0) left = await this.#rest();
     }

@@ -11,6 +11,8 @@
  * @module
  */
 
+import type { BusStats } from "../mod.ts";
+
 export type Overflow = "drop-oldest" | "drop-newest" | "wait";
 export type From = "next" | "oldest";
 export type Lag = "skip" | "error";
@@ -29,16 +31,6 @@ export interface ModelOptions {
   capacity: number;
   overflow: Overflow;
   replay: boolean;
-}
-
-/** The counters of `bus.stats()`. */
-export interface ModelStats {
-  capacity: number;
-  subscribers: number;
-  sent: number;
-  dropped: number;
-  discarded: number;
-  blocked: number;
 }
 
 /** One subscriber: where it reads next, and what it has been told. */
@@ -107,7 +99,7 @@ export class BusModel {
     return this.overflow !== "wait" || this.closed || !this.full;
   }
 
-  stats(): ModelStats {
+  stats(): BusStats {
     return {
       capacity: this.capacity,
       subscribers: this.current.length,
