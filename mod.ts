@@ -77,3 +77,4 @@ export {
 export { CLOSED, EMPTY } from "./src/signals.ts";
 export { type BusStats, type PrometheusOptions, toPrometheus } from "./src/stats.ts";
 export { Subscriber } from "./src/subscriber.ts";
+export type { Tap } from "./src/tap.ts";

@@ -16,6 +16,14 @@ import { Ring } from "./ring.ts";
 import type { BusStats } from "./stats.ts";
 import { toWritable } from "./stream.ts";
 import { createSubscriber, type Subscriber } from "./subscriber.ts";
+import { addTap, type Tap } from "./tap.ts";
+
+/**
+ * @internal Test and benchmark hook, not part of the public API: makes the
+ * next value sent on a bus that has never been used get number `sequence`,
+ * as if that many values had gone through it already.
+ */
+export let startSequenceAt: <T>(bus: Bus<T>, sequence: number) => void;
 
 /**
  * A bounded broadcast channel: every value sent reaches every subscriber,
@@ -41,6 +49,14 @@ export class Bus<T> {
   #ring: Ring<T>;
   #overflow: OverflowPolicy;
   #writable: WritableStream<T> | undefined;
+
+  static {
+    startSequenceAt = (bus, sequence) => {
+      const ring = bus.#ring;
+      if (ring.tail !== 0 || ring.subscribers !== 0) throw new Error("startSequenceAt needs a bus never used");
+      ring.tail = ring.floor = sequence;
+    };
+  }
 
   /**
    * Creates a bus.
@@ -237,6 +253,41 @@ export class Bus<T> {
     const resolved = resolveSubscribeOptions(options);
     const ring = this.#ring;
     return createSubscriber(ring.closed ? undefined : ring, resolved);
+  }
+
+  /**
+   * Calls `fn` with every value the bus accepts, synchronously inside
+   * {@linkcode Bus.send}, in the order they are sent. A tap is not a
+   * subscriber: it has no cursor, cannot lag and never holds the ring. It
+   * sees the values sent while nobody is subscribed, and not those `send`
+   * discards (`"drop-newest"`) or refuses (`"wait"`). It is how a bridge
+   * forwards every local send without losing one to a burst.
+   *
+   * `fn` runs inside `send` after the value is in the ring, so it must be
+   * quick. It may call back into the bus. If it throws, the value has been
+   * sent all the same, every other tap still sees it, and the first error
+   * propagates out of `send`.
+   *
+   * @param fn Called with each accepted value.
+   * @returns A handle whose `close()` (or `using`) removes the tap.
+   * @throws {TypeError} If `fn` is not a function.
+   *
+   * @example Counting what goes through
+   * ```ts
+   * import { Bus } from "@ron/bus";
+   *
+   * const bus = new Bus<number>();
+   * let total = 0;
+   * const tap = bus.tap((n) => total += n);
+   * bus.send(1);
+   * bus.send(2);
+   * tap.close();
+   * bus.send(3);
+   * console.log(total); // 3
+   * ```
+   */
+  tap(fn: (value: T) => void): Tap {
+    return addTap(this.#ring, fn);
   }
 
   /**

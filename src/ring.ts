@@ -58,6 +58,9 @@ export class Ring<T> {
    * first.
    */
   draining: ((overwriting: boolean) => void)[] = [];
+  /** Called with every value accepted, inside `write`; see {@linkcode Bus.tap}. */
+  tap: ((value: T) => void) | undefined = undefined;
+  taps: readonly ((value: T) => void)[] = [];
   /** Wake callbacks of subscribers parked in an await. */
   parked: (() => void)[] = [];
   #spare: (() => void)[] = [];
@@ -85,6 +88,7 @@ export class Ring<T> {
       // Nobody listens: keep the value only for replay.
       if (this.replay) this.slots[tail & this.mask] = value;
       this.tail = tail + 1;
+      if (this.tap !== undefined) this.tap(value);
       return 0;
     }
     if (tail - this.floor === this.capacity && this.#full(this.#policy === DROP_OLDEST)) {
@@ -99,6 +103,7 @@ export class Ring<T> {
     }
     this.slots[tail & this.mask] = value;
     this.tail = tail + 1;
+    if (this.tap !== undefined) this.tap(value);
     if (this.parked.length !== 0) this.#wakeParked();
     return readers;
   }
