@@ -1,0 +1,235 @@
+/**
+ * One reader's position in a shared ring: the {@linkcode Cursor} a
+ * {@linkcode Subscriber} reads a {@linkcode SharedBus} through.
+ *
+ * The reader keeps its full position in private memory and publishes it
+ * (modulo 2^32) in its subscriber slot after each read, or once per batch in
+ * `drain`, for producers to gate on. A read looks at the slot's mark alone:
+ * it never takes a lock and never reads HEAD while values are there. HEAD is
+ * read only when the slot has nothing for it, to tell a value not sent yet
+ * from one claimed but not yet written, a lag from the end of a closed bus.
+ *
+ * Internal: {@linkcode SharedBus.subscribe} is the public face.
+ *
+ * @module
+ */
+
+import { type Cursor, ENDED, PENDING, READABLE } from "../cursor.ts";
+import { LaggedError } from "../errors.ts";
+import { CLOSED, EMPTY } from "../signals.ts";
+import { GONE, HERE, NOT_YET, type SharedRing } from "./ring.ts";
+
+const OPEN = 0;
+/** A `drain` is in progress; a read or close from its callback turns it into INTERRUPTED, which stops it. */
+const DRAINING = 1;
+const INTERRUPTED = 2;
+const DONE = 3;
+
+/** A cursor into a {@linkcode SharedRing}; see the module doc. */
+export class SharedCursor<T> implements Cursor<T> {
+  readonly #ring: SharedRing<T>;
+  readonly #lagError: boolean;
+  #index = -1;
+  #state = 0;
+  #position: number;
+  #missed = 0;
+  #mode: number;
+  #parked = false;
+  #wake: (() => void) | undefined;
+  onEnd: (() => void) | undefined;
+  /** Called by the ring's wake-up, or early by `park` itself. */
+  #woken = (): void => {
+    if (!this.#parked) return;
+    this.#parked = false;
+    const wake = this.#wake!;
+    this.#wake = undefined;
+    wake();
+  };
+  /** Publishes the position mid-drain, for a local send or join that needs it exact. */
+  #record = (): void => {
+    if (this.#mode !== DONE) this.#publish();
+  };
+
+  /**
+   * Joins `ring` (unless `closed`: a subscriber made after the bus closed has
+   * ended from the start).
+   */
+  constructor(ring: SharedRing<T>, from: "next" | "oldest", lag: "skip" | "error") {
+    this.#ring = ring;
+    this.#lagError = lag === "error";
+    if (ring.closed) {
+      this.#mode = DONE;
+      this.#position = ring.tail();
+      return;
+    }
+    const { index, state, position } = ring.join(from);
+    this.#index = index;
+    this.#state = state;
+    this.#position = position;
+    this.#mode = OPEN;
+  }
+
+  get position(): number {
+    return this.#position;
+  }
+
+  get missed(): number {
+    return this.#missed;
+  }
+
+  get ended(): boolean {
+    return this.#mode === DONE;
+  }
+
+  take(): T | typeof EMPTY | typeof CLOSED {
+    const mode = this.#mode;
+    if (mode !== OPEN) {
+      if (mode === DONE) return CLOSED;
+      this.#mode = INTERRUPTED; // read from its own drain callback: that drain stops after this value
+    }
+    const ring = this.#ring;
+    for (;;) {
+      const position = this.#position;
+      const found = ring.look(position);
+      if (found === HERE) {
+        this.#position = position + 1;
+        this.#publish();
+        return ring.decoded(); // if a user codec throws, the value still counts as read
+      }
+      if (found === NOT_YET) {
+        const tail = ring.observe();
+        if (tail - position <= ring.capacity) {
+          if (position < tail || !ring.observedClosed) return EMPTY;
+          this.#end();
+          return CLOSED;
+        }
+      }
+      this.#skipLag();
+    }
+  }
+
+  drain(fn: (value: T) => void, max: number): number {
+    const outer = this.#mode;
+    if (outer === DONE) return 0;
+    if (outer !== OPEN) this.#mode = INTERRUPTED; // drained from its own drain callback
+    const ring = this.#ring;
+    let position = this.#position;
+    const tail = ring.observe();
+    if (tail === position) {
+      if (ring.observedClosed) this.#end();
+      return 0;
+    }
+    if (tail - position > ring.capacity) position = this.#skipLag();
+    const end = position + Math.min(tail - position, max);
+    let handed = 0;
+    let raced = false;
+    this.#mode = DRAINING;
+    ring.draining.push(this.#record);
+    try {
+      while (position < end) {
+        const found = ring.look(position);
+        if (found !== HERE) {
+          // Not written yet (another thread's producer is mid-send), or overwritten: by a send from fn
+          // (the next read counts the gap), or by another thread since the tail was read.
+          raced = found === GONE && handed === 0;
+          break;
+        }
+        this.#position = ++position;
+        handed++;
+        fn(ring.decoded());
+        if (this.#mode !== DRAINING) break; // fn closed or read this cursor
+      }
+    } finally {
+      ring.draining.pop();
+      if (this.#mode !== DONE) {
+        this.#mode = outer === OPEN ? OPEN : INTERRUPTED;
+        this.#publish(); // once per batch, even if fn threw: the value it threw on counts as read
+      }
+    }
+    return raced ? this.drain(fn, max) : handed;
+  }
+
+  poll(): number {
+    if (this.#mode === DONE) return ENDED;
+    const ring = this.#ring;
+    const position = this.#position;
+    if (ring.peek(position) !== NOT_YET) return READABLE; // a value, or a gap to report
+    const tail = ring.observe();
+    if (position < tail || !ring.observedClosed) return tail - position > ring.capacity ? READABLE : PENDING;
+    this.#end();
+    return ENDED;
+  }
+
+  park(wake: () => void): void {
+    if (this.#mode === DONE) {
+      queueMicrotask(wake);
+      return;
+    }
+    const ring = this.#ring;
+    this.#wake = wake;
+    if (!this.#parked) {
+      this.#parked = true;
+      ring.parked.push(this.#woken);
+    }
+    ring.readers.want();
+    // Counted as asleep first, then one more look, so a value committed meanwhile cannot be missed (see wake.ts).
+    if (this.poll() === PENDING) return;
+    if (this.#parked) {
+      this.#unpark();
+      const early = this.#wake!;
+      this.#wake = undefined;
+      queueMicrotask(early);
+    }
+  }
+
+  close(): void {
+    this.#end();
+  }
+
+  /** Moves past values the ring overwrote and counts them; returns the new position. */
+  #skipLag(): number {
+    const ring = this.#ring;
+    const oldest = ring.tail() - ring.capacity;
+    const missed = oldest - this.#position;
+    this.#position = oldest;
+    this.#missed += missed;
+    ring.countDropped(missed);
+    this.#publish();
+    if (this.#lagError) throw new LaggedError(missed);
+    return oldest;
+  }
+
+  /** Tells producers how far this cursor has read; joins again if one released it as presumed dead. */
+  #publish(): void {
+    if (this.#ring.publish(this.#index, this.#state, this.#position)) return;
+    const ring = this.#ring;
+    ring.leave(this.#index, this.#state);
+    const { index, state } = ring.join(this.#position);
+    this.#index = index;
+    this.#state = state;
+  }
+
+  #unpark(): void {
+    this.#parked = false;
+    const parked = this.#ring.parked;
+    const at = parked.indexOf(this.#woken);
+    if (at !== -1) parked.splice(at, 1);
+    if (parked.length === 0) this.#ring.readers.stop();
+  }
+
+  /** Ends the cursor, once: leaves the ring, then calls `onEnd` and the parked wake. */
+  #end(): void {
+    if (this.#mode === DONE) return;
+    this.#mode = DONE;
+    this.#ring.leave(this.#index, this.#state);
+    const onEnd = this.onEnd;
+    this.onEnd = undefined;
+    onEnd?.();
+    if (this.#parked) {
+      this.#unpark();
+      const wake = this.#wake!;
+      this.#wake = undefined;
+      wake();
+    }
+  }
+}

@@ -1,0 +1,548 @@
+/**
+ * The shared ring: `capacity` fixed-size slots in a `SharedArrayBuffer`,
+ * indexed by `sequence & mask`, and the protocol by which any thread sends
+ * into it, joins it or leaves it. One `SharedRing` object is one thread's
+ * view of the memory; every thread that attaches builds its own.
+ *
+ * **Sending** (any thread, any number of producers at once):
+ *
+ * 1. Encode into private memory; a value too large for a slot is refused
+ *    here, before anything is claimed.
+ * 2. Claim the next sequence number with one compare-and-swap on HEAD. The
+ *    swap fails if another producer claimed first, if the bus closed, or if a
+ *    subscriber joined (the rescan flag), so a claim is never made on stale
+ *    facts. Under `"wait"` and `"drop-newest"` the producer first checks that
+ *    the slot to reuse was read by every subscriber: it keeps the slowest
+ *    published cursor it last saw (the Disruptor's gating sequence) and only
+ *    reads every cursor again when that says the ring is full.
+ * 3. Take the slot: a compare-and-swap of its mark from "holds the previous
+ *    lap" to "being written". It only has to wait when the producer of the
+ *    previous lap of this very slot has not finished, which needs that
+ *    producer to be stopped for a whole ring of sends.
+ * 4. Write the payload with plain stores, then commit with one atomic store
+ *    of the mark, and wake readers if any are asleep.
+ *
+ * A producer stopped between 2 and 4 (preempted by the OS, or a worker
+ * terminated in the middle of a send) leaves its value claimed but not yet
+ * readable: readers stop at it and wait, as a Disruptor's do, while producers
+ * go on claiming and writing later slots. Readers go on as soon as it
+ * commits; one that was terminated there never does, and its readers wait
+ * for that value until the bus closes... and then still, for it was claimed.
+ * The window is one memory copy.
+ *
+ * **Reading** a slot takes no lock: load the mark, copy the payload into
+ * private memory, load the mark again. Equal marks naming the reader's
+ * sequence number mean a whole, committed value; anything else is a value
+ * not yet written (wait) or overwritten (a lag), and is never delivered.
+ *
+ * Internal: {@linkcode SharedBus} is the public face.
+ *
+ * @module
+ */
+
+import { BusClosedError, BusFullError } from "../errors.ts";
+import { type Coder, limitCoder, readRecord, Scratch } from "./codec.ts";
+import {
+  ACTIVE,
+  BLOCKED,
+  CLAIM,
+  CLOSED_FLAG,
+  COUNTERS_BYTE,
+  DATA_SIGNAL,
+  DISCARDED,
+  DROP_NEWEST,
+  DROP_OLDEST,
+  DROPPED,
+  endsBlock,
+  ENTRY_CURSOR,
+  ENTRY_STATE,
+  ENTRY_WORDS,
+  EPOCH,
+  FREE,
+  fullSequence,
+  HEAD,
+  headWord,
+  lapDistance,
+  mark,
+  PRODUCERS_PARKED,
+  READERS_PARKED,
+  RELEASED,
+  RELEASED_SLOT,
+  RESCAN_FLAG,
+  ROOM_SIGNAL,
+  S_CAPACITY,
+  S_ORIGIN_HIGH,
+  S_ORIGIN_LOW,
+  S_POLICY,
+  S_RELEASE_AFTER,
+  S_REPLAY,
+  S_SLOT_BYTES,
+  S_SUBSCRIBER_SLOTS,
+  SLOT_HEADER,
+  slotsByte,
+  slotStride,
+  SUBSCRIBERS,
+  TABLE_BYTE,
+  TABLE_HIGH,
+  WAIT,
+} from "./layout.ts";
+import { Watch } from "./liveness.ts";
+import { canBlock, PARK_TIMEOUT, Sleeper, wake, wakeAll } from "./wake.ts";
+
+/** {@linkcode SharedRing.look}: the slot holds the reader's value, committed. */
+export const HERE = 1;
+/** The value is not written yet (not sent, or claimed and being written). */
+export const NOT_YET = 0;
+/** A later lap overwrote the value. */
+export const GONE = -1;
+
+/** A subscriber slot being set up: producers skip it until it is active. */
+const JOINING = 3;
+
+const RESOLVED: Promise<void> = Promise.resolve();
+const ONE = BigInt(1);
+
+/** What a join got: the subscriber slot, its state word, and the first position to read. */
+export interface Membership {
+  index: number;
+  state: number;
+  position: number;
+}
+
+/** One thread's view of a shared ring. Fields are for {@linkcode SharedCursor} and {@linkcode SharedBus} only. */
+export class SharedRing<T> {
+  readonly buffer: SharedArrayBuffer;
+  readonly words: Int32Array;
+  readonly floats: Float64Array;
+  readonly bytes: Uint8Array;
+  readonly counters: BigInt64Array;
+  readonly capacity: number;
+  readonly mask: number;
+  readonly slotBytes: number;
+  readonly subscriberSlots: number;
+  readonly policy: number;
+  readonly replay: boolean;
+  /** The first sequence number this bus gave out (0 but for the test hook). */
+  readonly origin: number;
+  readonly coder: Coder<T>;
+  readonly #fields: readonly string[] | undefined;
+  readonly #slotsByte: number;
+  readonly #stride: number;
+  readonly #tableWord = TABLE_BYTE >> 2;
+  /** Where reads copy byte payloads before validating and decoding them. */
+  readonly #copy = new Scratch();
+  /** Set by {@linkcode observe}: whether the bus was closed at that tail. */
+  observedClosed = false;
+  /** Set by {@linkcode look}: an f64 record read, or the length of the bytes copied. */
+  #record: Record<string, number> | undefined;
+  #length = 0;
+  /** A record's fields, read before claiming so no user code runs while a slot is held. */
+  #fieldValues: Float64Array;
+
+  /** The slowest published cursor this thread last saw; a lower bound on every subscriber's position. */
+  #floor = -Infinity;
+  readonly #watch: Watch;
+
+  /**
+   * Record callbacks of this thread's cursors in the middle of a drain,
+   * which publish once per batch: a send from a drain callback calls them
+   * first, so it sees the values already handed over as read.
+   */
+  draining: (() => void)[] = [];
+  /** Wake callbacks of this thread's parked cursors. */
+  parked: (() => void)[] = [];
+  #spare: (() => void)[] = [];
+  readonly readers: Sleeper;
+  readonly #producers: Sleeper;
+  #ready: Promise<void> | undefined;
+  #openReady: (() => void) | undefined;
+
+  constructor(buffer: SharedArrayBuffer, coder: Coder<T>) {
+    this.buffer = buffer;
+    const words = this.words = new Int32Array(buffer);
+    this.floats = new Float64Array(buffer);
+    this.bytes = new Uint8Array(buffer);
+    this.counters = new BigInt64Array(buffer, COUNTERS_BYTE, 4);
+    this.capacity = words[S_CAPACITY];
+    this.mask = this.capacity - 1;
+    this.slotBytes = words[S_SLOT_BYTES];
+    this.subscriberSlots = words[S_SUBSCRIBER_SLOTS];
+    this.policy = words[S_POLICY];
+    this.replay = words[S_REPLAY] === 1;
+    this.origin = (words[S_ORIGIN_HIGH] * 2 ** 32) + (words[S_ORIGIN_LOW] >>> 0);
+    const releaseAfter = words[S_RELEASE_AFTER];
+    this.#watch = new Watch(releaseAfter < 0 ? Infinity : releaseAfter);
+    this.coder = coder;
+    this.#fields = coder.fields;
+    this.#fieldValues = new Float64Array(coder.fields?.length ?? 0);
+    limitCoder(coder, this.slotBytes);
+    const geometry = { capacity: this.capacity, slotBytes: this.slotBytes, subscriberSlots: this.subscriberSlots };
+    this.#slotsByte = slotsByte(geometry);
+    this.#stride = slotStride(this.slotBytes);
+    this.readers = new Sleeper(words, READERS_PARKED, DATA_SIGNAL, () => this.wakeParked());
+    const roomTimeout = Math.max(1, Math.min(PARK_TIMEOUT, releaseAfter < 0 ? PARK_TIMEOUT : releaseAfter / 4));
+    this.#producers = new Sleeper(words, PRODUCERS_PARKED, ROOM_SIGNAL, () => this.#lookForRoom(), roomTimeout);
+  }
+
+  /** The next sequence number to be claimed: the count of values sent. */
+  tail(): number {
+    const epoch = Atomics.load(this.words, EPOCH);
+    return fullSequence(Atomics.load(this.words, HEAD), epoch);
+  }
+
+  /** Like {@linkcode tail}, and sets {@linkcode observedClosed} from the same load of HEAD. */
+  observe(): number {
+    const epoch = Atomics.load(this.words, EPOCH);
+    const head = Atomics.load(this.words, HEAD);
+    this.observedClosed = (head & CLOSED_FLAG) !== 0;
+    return fullSequence(head, epoch);
+  }
+
+  get closed(): boolean {
+    return (Atomics.load(this.words, HEAD) & CLOSED_FLAG) !== 0;
+  }
+
+  get subscribers(): number {
+    return Atomics.load(this.words, SUBSCRIBERS);
+  }
+
+  /** Sends `value`; returns how many subscribers there were, or 0 if `"drop-newest"` discarded it. */
+  send(value: T): number {
+    const fields = this.#fields;
+    let bytes: Uint8Array | undefined;
+    if (fields === undefined) {
+      bytes = this.coder.encode(value);
+      if (bytes.length > this.slotBytes) {
+        throw new RangeError(
+          `Value too large: it encodes to ${bytes.length} bytes, and this bus's slots hold ${this.slotBytes} (maxBytes)`,
+        );
+      }
+    } else {
+      readRecord(value, fields, this.#fieldValues);
+    }
+    const sequence = this.#claim();
+    if (sequence < 0) return 0;
+    const readers = Atomics.load(this.words, SUBSCRIBERS);
+    this.#write(sequence, bytes);
+    return readers;
+  }
+
+  /** Claims the next sequence number, or returns -1 if `"drop-newest"` discards the value. */
+  #claim(): number {
+    const words = this.words;
+    for (;;) {
+      const epoch = Atomics.load(words, EPOCH);
+      const head = Atomics.load(words, HEAD);
+      if ((head & CLOSED_FLAG) !== 0) throw new BusClosedError();
+      const sequence = fullSequence(head, epoch);
+      if (this.policy !== DROP_OLDEST) {
+        if ((head & RESCAN_FLAG) !== 0) this.#floor = -Infinity; // someone joined: look at every cursor again
+        if (sequence - this.#floor >= this.capacity && this.#full(sequence)) {
+          if (this.policy === DROP_NEWEST) {
+            Atomics.add(this.counters, DISCARDED, ONE);
+            return -1;
+          }
+          Atomics.add(this.counters, BLOCKED, ONE);
+          throw new BusFullError(this.capacity);
+        }
+      }
+      // Succeeds only if nobody claimed, closed or joined since `head` was read; it also clears the rescan flag.
+      if (Atomics.compareExchange(words, HEAD, head, headWord(sequence + 1)) === head) {
+        if (endsBlock(sequence)) Atomics.add(words, EPOCH, 1);
+        return sequence;
+      }
+    }
+  }
+
+  /** Writes and commits the value of `sequence`, then wakes readers. */
+  #write(sequence: number, bytes: Uint8Array | undefined): void {
+    const words = this.words;
+    const at = this.#slotsByte + (sequence & this.mask) * this.#stride;
+    const markIndex = at >> 2;
+    const previous = mark(sequence - this.capacity);
+    const writing = mark(sequence) | 1;
+    if (Atomics.compareExchange(words, markIndex, previous, writing) !== previous) {
+      this.#takeSlot(markIndex, previous, writing);
+    }
+    const floats = this.floats;
+    floats[(at >> 3) + 1] = sequence;
+    const fields = this.#fields;
+    if (fields === undefined) {
+      this.bytes.set(bytes!, at + SLOT_HEADER);
+      words[markIndex + 1] = bytes!.length;
+    } else {
+      floats.set(this.#fieldValues, (at >> 3) + 2);
+    }
+    Atomics.store(words, markIndex, mark(sequence));
+    if (this.parked.length !== 0) this.wakeParked();
+    wake(words, READERS_PARKED, DATA_SIGNAL);
+  }
+
+  /** The previous lap of this slot is still being written by a stopped producer: wait for it to commit. */
+  #takeSlot(markIndex: number, previous: number, writing: number): void {
+    const words = this.words;
+    const block = canBlock();
+    for (let spins = 1;; spins++) {
+      const seen = Atomics.compareExchange(words, markIndex, previous, writing);
+      if (seen === previous) return;
+      if (block && spins % 64 === 0) Atomics.wait(words, markIndex, seen, 1);
+    }
+  }
+
+  /**
+   * Whether sending `sequence` would overwrite a value a subscriber has not
+   * read. Publishes this thread's drains in progress, reads every cursor,
+   * and releases subscribers presumed dead (see `liveness.ts`).
+   */
+  #full(sequence: number): boolean {
+    const draining = this.draining;
+    for (let i = 0; i < draining.length; i++) draining[i]();
+    const floor = this.#floor = this.floorAt(sequence);
+    if (sequence - floor < this.capacity) {
+      this.#watch.clear();
+      return false;
+    }
+    if (this.#watch.releaseAfter === Infinity || !this.#releaseStale(sequence)) return true;
+    return sequence - (this.#floor = this.floorAt(sequence)) >= this.capacity;
+  }
+
+  /**
+   * The position of the slowest subscriber, read from every published
+   * cursor, as seen from `sequence` (the tail); `sequence` if there is none.
+   * A cursor more than a ring behind counts as a ring behind.
+   */
+  floorAt(sequence: number): number {
+    const words = this.words;
+    const high = Atomics.load(words, TABLE_HIGH);
+    const low32 = sequence | 0;
+    let behindMost = 0;
+    for (let i = 0, entry = this.#tableWord; i < high; i++, entry += ENTRY_WORDS) {
+      if ((Atomics.load(words, entry + ENTRY_STATE) & 3) !== ACTIVE) continue;
+      const behind = (low32 - Atomics.load(words, entry + ENTRY_CURSOR)) | 0;
+      if (behind > behindMost) behindMost = behind > this.capacity ? this.capacity : behind;
+    }
+    return sequence - behindMost;
+  }
+
+  /** Releases the subscribers that hold the ring full and have not moved for `releaseAfter`; says if any was. */
+  #releaseStale(sequence: number): boolean {
+    const words = this.words;
+    const now = performance.now();
+    const high = Atomics.load(words, TABLE_HIGH);
+    const low32 = sequence | 0;
+    let released = false;
+    for (let i = 0, entry = this.#tableWord; i < high; i++, entry += ENTRY_WORDS) {
+      const state = Atomics.load(words, entry + ENTRY_STATE);
+      if ((state & 3) !== ACTIVE) continue;
+      const cursor = Atomics.load(words, entry + ENTRY_CURSOR);
+      if (((low32 - cursor) | 0) < this.capacity) continue; // not holding the ring
+      if (!this.#watch.stale(i, state, cursor, now)) continue;
+      if (Atomics.compareExchange(words, entry + ENTRY_STATE, state, (state & ~3) | RELEASED_SLOT) === state) {
+        Atomics.sub(words, SUBSCRIBERS, 1);
+        Atomics.add(this.counters, RELEASED, ONE);
+        released = true;
+      }
+    }
+    return released;
+  }
+
+  /** Whether `send` would go ahead without losing anything now. */
+  hasRoom(): boolean {
+    if (this.policy !== WAIT) return true;
+    const tail = this.observe();
+    return this.observedClosed || !this.#full(tail);
+  }
+
+  /** Resolves once `hasRoom()`; never rejects. */
+  ready(): Promise<void> {
+    if (this.hasRoom()) return RESOLVED;
+    if (this.#ready === undefined) {
+      this.#ready = new Promise((resolve) => this.#openReady = resolve);
+      this.#lookForRoom();
+    }
+    return this.#ready;
+  }
+
+  /** A local read or leave moved a cursor: a local producer waiting for room may go on. */
+  moved(): void {
+    if (this.#openReady !== undefined && this.hasRoom()) this.#resolveReady();
+  }
+
+  #lookForRoom(): void {
+    if (this.#openReady === undefined) return;
+    this.#producers.want();
+    if (this.hasRoom()) this.#resolveReady();
+  }
+
+  #resolveReady(): void {
+    const open = this.#openReady!;
+    this.#ready = this.#openReady = undefined;
+    this.#producers.stop();
+    open();
+  }
+
+  /**
+   * Registers a subscriber. `from` is `"next"`, `"oldest"`, or a position to
+   * join again at (a released subscriber that was alive after all).
+   */
+  join(from: "next" | "oldest" | number): Membership {
+    const words = this.words;
+    const index = this.#takeEntry();
+    const entry = this.#tableWord + index * ENTRY_WORDS;
+    const state = ((Atomics.load(words, entry + ENTRY_STATE) >>> 2) << 2) | ACTIVE;
+    for (const record of this.draining) record();
+    let tail = this.tail();
+    let position = tail;
+    if (typeof from === "number") position = from;
+    else if (from === "oldest") {
+      if (this.replay) position = Math.max(this.origin, tail - this.capacity);
+      else if (Atomics.load(words, SUBSCRIBERS) !== 0) position = this.floorAt(tail);
+    }
+    Atomics.store(words, entry + ENTRY_CURSOR, position | 0);
+    Atomics.store(words, entry + ENTRY_STATE, state);
+    Atomics.add(words, SUBSCRIBERS, 1);
+    if (this.policy !== DROP_OLDEST) {
+      // Make every producer read the cursors again before its next claim. Claims made before this
+      // point are below `tail` and may overwrite up to `tail - 1 - capacity`; none after it passes us.
+      tail = this.#flagRescan();
+      if (from === "next") position = tail;
+      else if (position < tail - this.capacity) position = tail - this.capacity;
+      Atomics.store(words, entry + ENTRY_CURSOR, position | 0);
+    } else if (position < tail - this.capacity) position = tail - this.capacity;
+    return { index, state, position };
+  }
+
+  /** Sets the rescan flag on HEAD and returns the tail it was set at. */
+  #flagRescan(): number {
+    const words = this.words;
+    for (;;) {
+      const epoch = Atomics.load(words, EPOCH);
+      const head = Atomics.load(words, HEAD);
+      const tail = fullSequence(head, epoch);
+      if ((head & CLOSED_FLAG) !== 0) return tail;
+      if (Atomics.compareExchange(words, HEAD, head, head | RESCAN_FLAG) === head) return tail;
+    }
+  }
+
+  /** Takes a free subscriber slot, or failing that one released long ago. */
+  #takeEntry(): number {
+    const words = this.words;
+    for (const wanted of [FREE, RELEASED_SLOT]) {
+      for (let i = 0, entry = this.#tableWord; i < this.subscriberSlots; i++, entry += ENTRY_WORDS) {
+        const state = Atomics.load(words, entry + ENTRY_STATE);
+        if ((state & 3) !== wanted) continue;
+        const joining = ((((state >>> 2) + 1) & 0x3fffffff) << 2) | JOINING;
+        if (Atomics.compareExchange(words, entry + ENTRY_STATE, state, joining) !== state) continue;
+        for (let high = Atomics.load(words, TABLE_HIGH); high < i + 1; high = Atomics.load(words, TABLE_HIGH)) {
+          Atomics.compareExchange(words, TABLE_HIGH, high, i + 1);
+        }
+        return i;
+      }
+    }
+    throw new RangeError(
+      `Too many subscribers: all ${this.subscriberSlots} subscriber slots are in use; raise maxSubscribers`,
+    );
+  }
+
+  /** Publishes a subscriber's position; returns false if a producer released it. */
+  publish(index: number, state: number, position: number): boolean {
+    const words = this.words;
+    const entry = this.#tableWord + index * ENTRY_WORDS;
+    Atomics.store(words, entry + ENTRY_CURSOR, position | 0);
+    wake(words, PRODUCERS_PARKED, ROOM_SIGNAL);
+    if (this.#openReady !== undefined) this.moved();
+    return Atomics.load(words, entry + ENTRY_STATE) === state;
+  }
+
+  /** Unregisters a subscriber, or acknowledges its release. */
+  leave(index: number, state: number): void {
+    const words = this.words;
+    const entry = this.#tableWord + index * ENTRY_WORDS;
+    const free = (state & ~3) | FREE;
+    if (Atomics.compareExchange(words, entry + ENTRY_STATE, state, free) === state) {
+      Atomics.sub(words, SUBSCRIBERS, 1);
+    } else Atomics.compareExchange(words, entry + ENTRY_STATE, (state & ~3) | RELEASED_SLOT, free);
+    wake(words, PRODUCERS_PARKED, ROOM_SIGNAL);
+    this.moved();
+  }
+
+  /** Adds a discovered gap to the bus-wide count. */
+  countDropped(missed: number): void {
+    Atomics.add(this.counters, DROPPED, BigInt(missed));
+  }
+
+  /** Closes the ring for every thread. Idempotent. */
+  close(): void {
+    const words = this.words;
+    for (;;) {
+      const head = Atomics.load(words, HEAD);
+      if ((head & CLOSED_FLAG) !== 0) return;
+      if (Atomics.compareExchange(words, HEAD, head, head | CLOSED_FLAG) === head) break;
+    }
+    wakeAll(words, DATA_SIGNAL);
+    wakeAll(words, ROOM_SIGNAL);
+    if (this.parked.length !== 0) this.wakeParked();
+    if (this.#openReady !== undefined) this.#resolveReady();
+  }
+
+  /**
+   * Where the value `position` stands, from its slot's mark alone: {@linkcode HERE},
+   * {@linkcode NOT_YET} or {@linkcode GONE}. Cheap: no copy.
+   */
+  peek(position: number): number {
+    const at = this.#slotsByte + (position & this.mask) * this.#stride;
+    const slotMark = Atomics.load(this.words, at >> 2);
+    const distance = lapDistance(slotMark, position);
+    if (distance > 0) return GONE;
+    return distance === 0 && (slotMark & 1) === 0 ? HERE : NOT_YET;
+  }
+
+  /**
+   * Reads the value `position`: copies its payload into private memory
+   * between two loads of the mark, and keeps it only if both name
+   * `position`, committed. Returns {@linkcode HERE} (then call
+   * {@linkcode decoded}), {@linkcode NOT_YET} or {@linkcode GONE}.
+   */
+  look(position: number): number {
+    const words = this.words;
+    const at = this.#slotsByte + (position & this.mask) * this.#stride;
+    const markIndex = at >> 2;
+    const before = Atomics.load(words, markIndex);
+    const distance = lapDistance(before, position);
+    if (distance !== 0 || (before & 1) !== 0) return distance > 0 ? GONE : NOT_YET;
+    const fields = this.#fields;
+    const floats = this.floats;
+    if (fields !== undefined) {
+      const base = (at >> 3) + 2;
+      const record: Record<string, number> = {};
+      for (let i = 0; i < fields.length; i++) record[fields[i]] = floats[base + i];
+      this.#record = record;
+    } else {
+      let length = words[markIndex + 1];
+      if (length < 0 || length > this.slotBytes) length = 0; // torn: the second load of the mark says so
+      this.#copy.reserve(length).set(this.bytes.subarray(at + SLOT_HEADER, at + SLOT_HEADER + length));
+      this.#length = length;
+    }
+    // The full number rules out a reader 2^31 values behind whose mark matched by wrapping.
+    if (Atomics.load(words, markIndex) !== before || floats[(at >> 3) + 1] !== position) return GONE;
+    return HERE;
+  }
+
+  /** The value the last {@linkcode look} that returned {@linkcode HERE} copied, decoded. May throw (a user codec). */
+  decoded(): T {
+    if (this.#fields !== undefined) return this.#record as T;
+    return this.coder.decode(this.#copy.bytes.subarray(0, this.#length));
+  }
+
+  /** Wakes this thread's parked cursors. */
+  wakeParked(): void {
+    // Swap lists first: a woken cursor may park again at once.
+    const woken = this.parked;
+    this.parked = this.#spare;
+    this.#spare = woken;
+    if (this.parked.length === 0) this.readers.stop();
+    for (let i = 0; i < woken.length; i++) woken[i]();
+    woken.length = 0;
+  }
+}
+

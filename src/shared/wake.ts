@@ -1,0 +1,165 @@
+/**
+ * Wake-ups across threads: a thread that has nothing to do sleeps on a
+ * shared signal word, and whoever changes what it waits for bumps the word
+ * and notifies, but only when someone is asleep.
+ *
+ * The protocol, for a signal word `SIGNAL` and a count `PARKED`:
+ *
+ * - sleeper: add 1 to `PARKED`, read `SIGNAL`, look once more at what it
+ *   waits for, then wait while `SIGNAL` still holds what it read;
+ * - waker: change what the sleeper waits for, read `PARKED`, and only if it
+ *   is not 0, add 1 to `SIGNAL` and notify.
+ *
+ * Every access is sequentially consistent, so either the sleeper's last look
+ * sees the change, or the waker sees the sleeper counted and bumps a word the
+ * sleeper is about to wait on (which then returns at once) or already waits
+ * on (which wakes). Each sleep also has a timeout, so a lost wake-up (an
+ * engine bug, a thread that died holding a count) can only delay, never hang.
+ *
+ * {@linkcode Sleeper} is the asynchronous side, one per thread and signal:
+ * it multiplexes every local waiter onto one `Atomics.waitAsync`, and keeps
+ * a timer while anyone waits, because a pending `waitAsync` does not keep
+ * Node or Deno alive and a parked reader must. {@linkcode sleepSync} is the
+ * blocking side, `Atomics.wait`, for worker loops.
+ *
+ * Internal.
+ *
+ * @module
+ */
+
+/** How long one parked wait lasts before it looks again (ms). */
+export const PARK_TIMEOUT = 500;
+
+type WaitAsyncResult = { async: false; value: string } | { async: true; value: Promise<string> };
+const waitAsync = (Atomics as unknown as {
+  waitAsync?: (array: Int32Array, index: number, value: number, timeout?: number) => WaitAsyncResult;
+}).waitAsync;
+
+/** Bumps `signal` and notifies its sleepers, if `parked` says there are any. */
+export function wake(words: Int32Array, parked: number, signal: number): void {
+  if (Atomics.load(words, parked) !== 0) {
+    Atomics.add(words, signal, 1);
+    Atomics.notify(words, signal);
+  }
+}
+
+/** Bumps `signal` and notifies every sleeper, counted or not: for close. */
+export function wakeAll(words: Int32Array, signal: number): void {
+  Atomics.add(words, signal, 1);
+  Atomics.notify(words, signal);
+}
+
+/**
+ * One thread's sleeper on one signal word. `want()` says someone local waits;
+ * the sleeper then calls `onWake` once, when the signal moves or the timeout
+ * passes, and the callers look again and want again if they must.
+ */
+export class Sleeper {
+  readonly #words: Int32Array;
+  readonly #parked: number;
+  readonly #signal: number;
+  readonly #onWake: () => void;
+  readonly #timeout: number;
+  #wanted = false;
+  /** A `waitAsync` is pending; a new one is not needed until it settles. */
+  #inFlight = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #fire = (): void => {
+    if (this.#wanted) {
+      this.stop();
+      this.#onWake();
+    }
+  };
+  #settled = (): void => {
+    this.#inFlight = false;
+    this.#fire();
+  };
+
+  constructor(words: Int32Array, parked: number, signal: number, onWake: () => void, timeout = PARK_TIMEOUT) {
+    this.#words = words;
+    this.#parked = parked;
+    this.#signal = signal;
+    this.#onWake = onWake;
+    this.#timeout = timeout;
+  }
+
+  /** Whether this thread is counted as asleep on the signal. */
+  get wanted(): boolean {
+    return this.#wanted;
+  }
+
+  /**
+   * Counts this thread as asleep and starts waiting. The caller must look
+   * once more at what it waits for after this returns; see the module doc.
+   */
+  want(): void {
+    if (this.#wanted) return;
+    this.#wanted = true;
+    const words = this.#words;
+    Atomics.add(words, this.#parked, 1);
+    const seen = Atomics.load(words, this.#signal);
+    // The timer keeps the thread alive while it waits, and bounds a lost wake-up.
+    this.#timer = setTimeout(this.#fire, this.#timeout);
+    if (this.#inFlight) return; // it wakes on any notify of this word, whatever value it was started with
+    if (waitAsync === undefined) return; // no waitAsync (older browsers): the timer polls
+    const result = waitAsync(words, this.#signal, seen, this.#timeout);
+    if (result.async) {
+      this.#inFlight = true;
+      result.value.then(this.#settled);
+    } else queueMicrotask(this.#fire); // the signal moved already
+  }
+
+  /** Stops counting this thread as asleep; a pending `waitAsync` is left to settle on its own. */
+  stop(): void {
+    if (!this.#wanted) return;
+    this.#wanted = false;
+    Atomics.sub(this.#words, this.#parked, 1);
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+let blockingAllowed: boolean | undefined;
+
+/** Whether this thread may block in `Atomics.wait` (not a browser window's main thread). */
+export function canBlock(): boolean {
+  if (blockingAllowed === undefined) {
+    try {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+      blockingAllowed = true;
+    } catch {
+      blockingAllowed = false;
+    }
+  }
+  return blockingAllowed;
+}
+
+/**
+ * Blocks until `ready()` is true or `deadline` (a `performance.now()` time)
+ * passes; returns `ready()`'s last answer. Sleeps in slices of at most
+ * {@linkcode PARK_TIMEOUT} so a lost wake-up only delays.
+ */
+export function sleepSync(
+  words: Int32Array,
+  parked: number,
+  signal: number,
+  ready: () => boolean,
+  deadline: number,
+): boolean {
+  if (!canBlock()) {
+    throw new TypeError("Atomics.wait is not allowed on this thread (a browser window's main thread); use wait()");
+  }
+  for (;;) {
+    if (ready()) return true;
+    const left = deadline - performance.now();
+    if (left <= 0) return false;
+    Atomics.add(words, parked, 1);
+    const seen = Atomics.load(words, signal);
+    try {
+      if (ready()) return true;
+      Atomics.wait(words, signal, seen, Math.min(left, PARK_TIMEOUT));
+    } finally {
+      Atomics.sub(words, parked, 1);
+    }
+  }
+}
