@@ -78,3 +78,7 @@ export { CLOSED, EMPTY } from "./src/signals.ts";
 export { type BusStats, type PrometheusOptions, toPrometheus } from "./src/stats.ts";
 export { Subscriber } from "./src/subscriber.ts";
 export type { Tap } from "./src/tap.ts";
+export { SharedBus, type SharedBusStats } from "./src/shared/bus.ts";
+export type { SharedCodec, SharedCodecOption } from "./src/shared/codec.ts";
+export type { SharedBusHandle } from "./src/shared/memory.ts";
+export type { SharedBusOptions } from "./src/shared/options.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { PENDING } from "../cursor.ts";
+import { ENDED, PENDING } from "../cursor.ts";
 import type { OverflowPolicy, SubscribeOptions } from "../options.ts";
 import { describe, resolveSubscribeOptions } from "../options.ts";
 import type { BusStats } from "../stats.ts";
@@ -396,12 +396,8 @@ export class SharedBus<T> {
   /** @internal Blocks until `cursor` has something to read; see `waitSync`. */
   static waitCursorSync<T>(bus: SharedBus<T>, cursor: SharedCursor<T>, timeout: number): boolean {
     const ring = bus.#ring;
-    return sleepSync(
-      ring.words,
-      READERS_PARKED,
-      DATA_SIGNAL,
-      () => cursor.poll() !== PENDING,
-      performance.now() + timeout,
-    );
+    const deadline = performance.now() + timeout;
+    sleepSync(ring.words, READERS_PARKED, DATA_SIGNAL, () => cursor.poll() !== PENDING, deadline);
+    return cursor.poll() !== ENDED;
   }
 }

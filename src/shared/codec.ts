@@ -241,7 +241,9 @@ export function limitCoder<T>(coder: Coder<T>, maxBytes: number): void {
  */
 export function readRecord(value: unknown, fields: readonly string[], out: Float64Array): void {
   if (typeof value !== "object" || value === null) {
-    throw new TypeError(`Invalid value: ${describe(value)}; expected an object with number fields ${fields.join(", ")}`);
+    throw new TypeError(
+      `Invalid value: ${describe(value)}; expected an object with number fields ${fields.join(", ")}`,
+    );
   }
   for (let i = 0; i < fields.length; i++) {
     const field = (value as Record<string, unknown>)[fields[i]];

@@ -126,7 +126,9 @@ export function resolveSharedBusOptions<T>(options: SharedBusOptions<T> | undefi
 }
 
 function checkInteger(value: unknown, name: string, min: number, max: number, range: string): number {
-  if (typeof value !== "number") throw new TypeError(`Invalid ${name}: ${describe(value)}; expected an integer ${range}`);
+  if (typeof value !== "number") {
+    throw new TypeError(`Invalid ${name}: ${describe(value)}; expected an integer ${range}`);
+  }
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new RangeError(`Invalid ${name}: ${describe(value)}; expected an integer from ${range}`);
   }

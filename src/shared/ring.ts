@@ -545,4 +545,3 @@ export class SharedRing<T> {
     woken.length = 0;
   }
 }
-

@@ -1,0 +1,195 @@
+/**
+ * The worker side of the concurrent law suite (`shared_threads.test.ts`):
+ * reads or sends on a `SharedBus` it attaches to, checking every value as it
+ * goes, and replies with what it counted.
+ *
+ * Values carry their producer `p`, that producer's count `n` of values the
+ * bus accepted from it, and a check derived from both (a string for JSON, a
+ * number for f64 records), so a torn or misdelivered value shows.
+ *
+ * @module
+ */
+
+import { BusFullError, CLOSED, EMPTY, LaggedError } from "../mod.ts";
+import { openCursor, SharedBus } from "../src/shared/bus.ts";
+import type { SharedCursor } from "../src/shared/cursor.ts";
+import { ENDED, READABLE } from "../src/cursor.ts";
+
+/** One value on the test bus. `c` is `check(p, n)`. */
+export interface Stamp {
+  p: number;
+  n: number;
+  c: number | string;
+}
+
+/** A check that changes with every value, and for JSON changes the encoded length too. */
+export function check(p: number, n: number, json: boolean): number | string {
+  return json ? `${p}:${n}:${"#".repeat((n * 7 + p) % 61)}` : n * 7 + p + 0.5;
+}
+
+export type ReadMode = "wait+drain" | "waitSync+drain" | "take";
+
+export interface ReadJob {
+  kind: "read";
+  handle: SharedBus<Stamp>["handle"];
+  mode: ReadMode;
+  lag: "skip" | "error";
+  /** Spin this many microseconds after every `slowEvery` values, to fall behind. */
+  slowEvery: number;
+  slowMicros: number;
+  /** One producer: `n` is the bus's sequence number, so every jump must equal the growth of `missed`. */
+  single: boolean;
+}
+
+export interface ProduceJob {
+  kind: "produce";
+  handle: SharedBus<Stamp>["handle"];
+  producer: number;
+  count: number;
+}
+
+/** What a reader counted. */
+export interface ReadReport {
+  received: number;
+  missed: number;
+  lagErrors: number;
+  /** Values out of order, per producer. */
+  disorder: number;
+  /** Jumps in `n` that did not equal the growth of `missed` (single producer only). */
+  unexplained: number;
+  /** Values whose check did not match. */
+  torn: number;
+  largestGap: number;
+  /** Values received from each producer. */
+  perProducer: number[];
+}
+
+export interface ProduceReport {
+  accepted: number;
+  discarded: number;
+  full: number;
+}
+
+function spin(micros: number): void {
+  const until = performance.now() + micros / 1000;
+  while (performance.now() < until) { /* falling behind on purpose */ }
+}
+
+/** Resolves true once the cursor has something, false once it ended. */
+function wait<T>(cursor: SharedCursor<T>): Promise<boolean> {
+  const state = cursor.poll();
+  if (state !== READABLE && state !== ENDED) {
+    return new Promise((resolve) => cursor.park(() => resolve(wait(cursor))));
+  }
+  return Promise.resolve(state === READABLE);
+}
+
+async function read(job: ReadJob): Promise<ReadReport> {
+  const bus = SharedBus.attach<Stamp>(job.handle);
+  const json = job.handle.codec === "json";
+  const cursor = openCursor(bus, { lag: job.lag });
+  parentPort!.postMessage("subscribed");
+  const report: ReadReport = {
+    received: 0,
+    missed: 0,
+    lagErrors: 0,
+    disorder: 0,
+    unexplained: 0,
+    torn: 0,
+    largestGap: 0,
+    perProducer: [],
+  };
+  const next: number[] = [];
+  let missedSeen = 0;
+  let lagged = 0;
+  const see = (value: Stamp): void => {
+    const { p, n, c } = value;
+    if (c !== check(p, n, json)) report.torn++;
+    const expected = next[p] ?? 0;
+    if (n < expected) report.disorder++;
+    if (job.single) {
+      const grew = cursor.missed - missedSeen;
+      if (n - expected !== grew) report.unexplained++;
+      if (lagged !== 0 && lagged !== grew) report.unexplained++;
+      if (grew > report.largestGap) report.largestGap = grew;
+      missedSeen = cursor.missed;
+      lagged = 0;
+    }
+    next[p] = n + 1;
+    report.perProducer[p] = (report.perProducer[p] ?? 0) + 1;
+    if (++report.received % job.slowEvery === 0) spin(job.slowMicros);
+  };
+  const drainAll = (): void => {
+    for (;;) {
+      try {
+        if (cursor.drain(see, Infinity) === 0) return;
+      } catch (error) {
+        if (!(error instanceof LaggedError)) throw error;
+        report.lagErrors++;
+        lagged += error.missed;
+      }
+    }
+  };
+  if (job.mode === "wait+drain") {
+    while (await wait(cursor)) drainAll();
+  } else if (job.mode === "waitSync+drain") {
+    while (SharedBus.waitCursorSync(bus, cursor, Infinity)) drainAll();
+  } else {
+    for (;;) {
+      let value: Stamp | typeof EMPTY | typeof CLOSED;
+      try {
+        value = cursor.take();
+      } catch (error) {
+        if (!(error instanceof LaggedError)) throw error;
+        report.lagErrors++;
+        lagged += error.missed;
+        continue;
+      }
+      if (value === CLOSED) break;
+      if (value === EMPTY) await wait(cursor);
+      else see(value);
+    }
+  }
+  report.missed = cursor.missed;
+  return report;
+}
+
+async function produce(job: ProduceJob): Promise<ProduceReport> {
+  const bus = SharedBus.attach<Stamp>(job.handle);
+  const json = job.handle.codec === "json";
+  const report: ProduceReport = { accepted: 0, discarded: 0, full: 0 };
+  const { producer } = job;
+  for (let attempts = 0; attempts < job.count; attempts++) {
+    const n = report.accepted;
+    for (;;) {
+      try {
+        if (bus.send({ p: producer, n, c: check(producer, n, json) }) === 0) report.discarded++;
+        else report.accepted++;
+        break;
+      } catch (error) {
+        if (!(error instanceof BusFullError)) throw error;
+        report.full++;
+        await bus.ready;
+      }
+    }
+  }
+  return report;
+}
+
+/** The worker's port. The specifier is a variable so `deno test` does not type-check Node's types in every worker. */
+interface Port {
+  on(event: "message", listener: (message: never) => void): void;
+  postMessage(message: unknown): void;
+}
+const WORKER_THREADS = "node:worker_threads";
+const { parentPort } = await import(WORKER_THREADS) as { parentPort: Port | null };
+
+// Imported by the test for its types and `check`; it only serves jobs inside a worker.
+parentPort?.on("message", async (job: ReadJob | ProduceJob | { kind: "ping" }) => {
+  if (job.kind === "ping") return parentPort!.postMessage("pong");
+  try {
+    parentPort!.postMessage(job.kind === "read" ? await read(job) : await produce(job));
+  } catch (error) {
+    parentPort!.postMessage({ error: String((error as Error)?.stack ?? error) });
+  }
+});
