@@ -45,7 +45,6 @@ import { type Coder, limitCoder, readRecord, Scratch } from "./codec.ts";
 import {
   ACTIVE,
   BLOCKED,
-  CLAIM,
   CLOSED_FLAG,
   COUNTERS_BYTE,
   DATA_SIGNAL,
