@@ -27,10 +27,11 @@ import { addTap, type Tap } from "./tap.ts";
 /**
  * @internal Test and benchmark hook, not part of the public API: makes the
  * next value sent on a bus that has never been used get number `sequence`,
- * as if that many values had gone through it already. Positions are placed
- * a few thousand values short of a rebase, so a test crosses one soon.
+ * as if that many values had gone through it already. Its positions are
+ * placed `headroom` values short of a rebase (default 4096), so a test
+ * crosses one soon.
  */
-export let startSequenceAt: <T>(bus: Bus<T>, sequence: number) => void;
+export let startSequenceAt: <T>(bus: Bus<T>, sequence: number, headroom?: number) => void;
 
 /**
  * A bounded broadcast channel: every value sent reaches every subscriber,
@@ -61,7 +62,7 @@ export class Bus<in out T> {
   #writable: WritableStream<T> | undefined;
 
   static {
-    startSequenceAt = (bus, sequence) => bus.#ring.startAt(sequence);
+    startSequenceAt = (bus, sequence, headroom = 4096) => bus.#ring.startAt(sequence, headroom);
   }
   /**
    * Creates a bus.

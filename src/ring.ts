@@ -120,7 +120,7 @@ export class Ring<T> implements Tapped<T> {
           const counts = this.counts;
           const m = this.countMask;
           const floor = this.floor;
-          counts[(floor + 1) & m] += counts[floor & m];
+          counts[(floor + 1) & m]! += counts[floor & m]!;
           counts[floor & m] = 0;
           this.floor = floor + 1;
         } else if (this.policy === DROP_NEWEST) {
@@ -169,18 +169,22 @@ export class Ring<T> implements Tapped<T> {
     }
     if (this.subscribers === 0 || start < this.floor) this.floor = start;
     this.subscribers++;
-    this.counts[start & this.countMask]++;
+    this.counts[start & this.countMask]!++;
     const cursor = new RingCursor(this, start, gap, lagError, this.cursors.length);
     this.cursors.push(cursor);
     return cursor;
   }
 
-  /** Test hook behind `startSequenceAt`: the next value sent on this unused ring gets number `sequence`. */
-  startAt(sequence: number): void {
+  /**
+   * Test hook behind `startSequenceAt`: the next value sent on this unused
+   * ring gets number `sequence`, and a rebase comes after at most `headroom`
+   * more.
+   */
+  startAt(sequence: number, headroom: number): void {
     if (this.tail !== 0 || this.base !== 0 || this.subscribers !== 0) {
       throw new Error("startSequenceAt needs a bus that has never been used");
     }
-    const local = Math.min(sequence, REBASE_LIMIT - 4096);
+    const local = Math.min(sequence, REBASE_LIMIT - headroom);
     this.base = sequence - local;
     this.tail = this.floor = this.origin = local;
   }
@@ -197,8 +201,8 @@ export class Ring<T> implements Tapped<T> {
     if (to <= from) return; // still in the floor bucket it was carried into
     const counts = this.counts;
     const m = this.countMask;
-    counts[to & m]++;
-    if (--counts[from & m] === 0 && from === this.floor) this.raiseFloor();
+    counts[to & m]!++;
+    if (--counts[from & m]! === 0 && from === this.floor) this.raiseFloor();
   }
 
   /** Unregisters `cursor`, whose recorded position is `at`. */
@@ -212,7 +216,7 @@ export class Ring<T> implements Tapped<T> {
       cursors[cursor.index] = last;
       last.index = cursor.index;
     }
-    if (--this.counts[at & this.countMask] === 0 && at === this.floor) this.raiseFloor();
+    if (--this.counts[at & this.countMask]! === 0 && at === this.floor) this.raiseFloor();
   }
 
   /**
@@ -276,7 +280,7 @@ export class Ring<T> implements Tapped<T> {
 
   #recordDrains(overwriting: boolean): void {
     const draining = this.draining;
-    for (let i = 0; i < draining.length; i++) draining[i].recordMidDrain(overwriting);
+    for (let i = 0; i < draining.length; i++) draining[i]!.recordMidDrain(overwriting);
   }
 
   /** Moves every position down by {@linkcode REBASE_STEP}; see the module doc. */
@@ -288,7 +292,7 @@ export class Ring<T> implements Tapped<T> {
     this.floor = this.subscribers === 0 ? this.tail : this.floor - step;
     this.origin = Math.max(this.origin - step, oldest);
     const cursors = this.cursors;
-    for (let i = 0; i < cursors.length; i++) cursors[i].rebase(step, oldest);
+    for (let i = 0; i < cursors.length; i++) cursors[i]!.rebase(step, oldest);
   }
 
   #wakeParked(): void {
@@ -297,7 +301,7 @@ export class Ring<T> implements Tapped<T> {
     const woken = this.parked;
     this.parked = this.#spare ?? [];
     this.#spare = undefined;
-    for (let i = 0; i < woken.length; i++) woken[i].wake();
+    for (let i = 0; i < woken.length; i++) woken[i]!.wake();
     woken.length = 0;
     this.#spare = woken;
   }

@@ -93,8 +93,8 @@ export class RingCursor<T> implements Cursor<T> {
     // The ring's `move`, in one step: an open cursor is recorded where it is, and not a full ring behind.
     const counts = ring.counts;
     const m = ring.countMask;
-    counts[next & m]++;
-    if (--counts[at & m] === 0 && at === ring.floor) ring.raiseFloor();
+    counts[next & m]!++;
+    if (--counts[at & m]! === 0 && at === ring.floor) ring.raiseFloor();
     return value;
   }
 

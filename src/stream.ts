@@ -19,18 +19,19 @@ import type { Subscriber } from "./subscriber.ts";
 export function toReadable<T>(sub: Subscriber<T>): ReadableStream<T> {
   let cancelled = false;
   const pull = (controller: ReadableStreamDefaultController<T>): Promise<void> | undefined => {
-    if (cancelled) return;
+    if (cancelled) return undefined;
     let value: T | typeof EMPTY | typeof CLOSED;
     try {
       value = sub.tryRecv();
     } catch (error) {
       sub.close();
       controller.error(error);
-      return;
+      return undefined;
     }
     if (value === EMPTY) return sub.wait().then(() => pull(controller));
     if (value === CLOSED) controller.close();
     else controller.enqueue(value);
+    return undefined;
   };
   return new ReadableStream<T>({
     pull,
@@ -52,7 +53,9 @@ export function toReadable<T>(sub: Subscriber<T>): ReadableStream<T> {
 export function toWritable<T>(bus: Writer<T>): WritableStream<T> {
   return new WritableStream<T>({
     write: async (chunk, controller) => {
-      await bus.write(chunk, { signal: controller.signal });
+      // Every runtime we claim has the controller's signal; @types/node's WritableStreamDefaultController lacks it.
+      const { signal } = controller as { signal?: AbortSignal };
+      await bus.write(chunk, signal === undefined ? undefined : { signal });
     },
     close: () => bus.close(),
     abort: () => bus.close(),
@@ -61,6 +64,6 @@ export function toWritable<T>(bus: Writer<T>): WritableStream<T> {
 
 /** What {@linkcode toWritable} needs of a bus. */
 interface Writer<T> {
-  write(value: T, options: { signal: AbortSignal }): Promise<number>;
+  write(value: T, options?: { signal: AbortSignal }): Promise<number>;
   close(): void;
 }

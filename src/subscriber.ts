@@ -499,7 +499,7 @@ export class Subscriber<T> implements AsyncIterable<T> {
     const cursor = this.#cursor;
     try {
       while (waiters.length !== 0) {
-        const waiter = waiters[0];
+        const waiter = waiters[0]!;
         if (typeof waiter === "function") {
           const state = cursor.poll();
           if (state === PENDING) break;
