@@ -10,10 +10,7 @@
  * @module
  */
 
-import { BusFullError, CLOSED, EMPTY, LaggedError } from "../mod.ts";
-import { openCursor, SharedBus } from "../src/shared/bus.ts";
-import type { SharedCursor } from "../src/shared/cursor.ts";
-import { ENDED, READABLE } from "../src/cursor.ts";
+import { BusFullError, LaggedError, SharedBus, type SharedBusHandle } from "../mod.ts";
 
 /** One value on the test bus. `c` is `check(p, n)`. */
 export interface Stamp {
@@ -27,11 +24,11 @@ export function check(p: number, n: number, json: boolean): number | string {
   return json ? `${p}:${n}:${"#".repeat((n * 7 + p) % 61)}` : n * 7 + p + 0.5;
 }
 
-export type ReadMode = "wait+drain" | "waitSync+drain" | "take";
+export type ReadMode = "wait+drain" | "waitSync+drain" | "for await";
 
 export interface ReadJob {
   kind: "read";
-  handle: SharedBus<Stamp>["handle"];
+  handle: SharedBusHandle;
   mode: ReadMode;
   lag: "skip" | "error";
   /** Spin this many microseconds after every `slowEvery` values, to fall behind. */
@@ -43,7 +40,7 @@ export interface ReadJob {
 
 export interface ProduceJob {
   kind: "produce";
-  handle: SharedBus<Stamp>["handle"];
+  handle: SharedBusHandle;
   producer: number;
   count: number;
 }
@@ -75,19 +72,10 @@ function spin(micros: number): void {
   while (performance.now() < until) { /* falling behind on purpose */ }
 }
 
-/** Resolves true once the cursor has something, false once it ended. */
-function wait<T>(cursor: SharedCursor<T>): Promise<boolean> {
-  const state = cursor.poll();
-  if (state !== READABLE && state !== ENDED) {
-    return new Promise((resolve) => cursor.park(() => resolve(wait(cursor))));
-  }
-  return Promise.resolve(state === READABLE);
-}
-
 async function read(job: ReadJob): Promise<ReadReport> {
   const bus = SharedBus.attach<Stamp>(job.handle);
   const json = job.handle.codec === "json";
-  const cursor = openCursor(bus, { lag: job.lag });
+  const sub = bus.subscribe({ lag: job.lag });
   parentPort!.postMessage("subscribed");
   const report: ReadReport = {
     received: 0,
@@ -108,11 +96,11 @@ async function read(job: ReadJob): Promise<ReadReport> {
     const expected = next[p] ?? 0;
     if (n < expected) report.disorder++;
     if (job.single) {
-      const grew = cursor.missed - missedSeen;
+      const grew = sub.missed - missedSeen;
       if (n - expected !== grew) report.unexplained++;
       if (lagged !== 0 && lagged !== grew) report.unexplained++;
       if (grew > report.largestGap) report.largestGap = grew;
-      missedSeen = cursor.missed;
+      missedSeen = sub.missed;
       lagged = 0;
     }
     next[p] = n + 1;
@@ -122,7 +110,7 @@ async function read(job: ReadJob): Promise<ReadReport> {
   const drainAll = (): void => {
     for (;;) {
       try {
-        if (cursor.drain(see, Infinity) === 0) return;
+        if (sub.drain(see) === 0) return;
       } catch (error) {
         if (!(error instanceof LaggedError)) throw error;
         report.lagErrors++;
@@ -131,26 +119,22 @@ async function read(job: ReadJob): Promise<ReadReport> {
     }
   };
   if (job.mode === "wait+drain") {
-    while (await wait(cursor)) drainAll();
+    while (await sub.wait()) drainAll();
   } else if (job.mode === "waitSync+drain") {
-    while (SharedBus.waitCursorSync(bus, cursor, Infinity)) drainAll();
+    while (bus.waitSync(sub)) drainAll();
   } else {
     for (;;) {
-      let value: Stamp | typeof EMPTY | typeof CLOSED;
       try {
-        value = cursor.take();
+        for await (const value of sub) see(value);
+        break;
       } catch (error) {
         if (!(error instanceof LaggedError)) throw error;
         report.lagErrors++;
         lagged += error.missed;
-        continue;
       }
-      if (value === CLOSED) break;
-      if (value === EMPTY) await wait(cursor);
-      else see(value);
     }
   }
-  report.missed = cursor.missed;
+  report.missed = sub.missed;
   return report;
 }
 

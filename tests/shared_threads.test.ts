@@ -1,7 +1,7 @@
 /**
  * The concurrent law suite: a `SharedBus` read by three real workers (one
  * reading in batches after `await`, one blocking in `waitSync`, one value at
- * a time with `lag: "error"`, two of them slowed down on purpose), fed by one
+ * a time through `for await` with `lag: "error"`, two of them slowed down on purpose), fed by one
  * producer on the main thread or by three producer workers, under each
  * overflow policy and codec, many times, each run under a watchdog. Every
  * value carries its producer, that producer's count and a check, so each
@@ -45,7 +45,7 @@ function failed(reply: unknown): string | undefined {
 const READS: Omit<ReadJob, "kind" | "handle" | "single">[] = [
   { mode: "wait+drain", lag: "skip", slowEvery: 1e9, slowMicros: 0 },
   { mode: "waitSync+drain", lag: "skip", slowEvery: 8, slowMicros: 40 },
-  { mode: "take", lag: "error", slowEvery: 32, slowMicros: 100 },
+  { mode: "for await", lag: "error", slowEvery: 32, slowMicros: 100 },
 ];
 
 async function produceHere(bus: SharedBus<Stamp>, count: number, json: boolean): Promise<ProduceReport> {

@@ -7,9 +7,10 @@
  */
 
 import { ENDED, PENDING } from "../cursor.ts";
-import type { OverflowPolicy, SubscribeOptions } from "../options.ts";
-import { describe, resolveSubscribeOptions } from "../options.ts";
+import { checkFrom, describe, type OverflowPolicy, resolveSubscribeOptions, type SubscribeOptions } from "../options.ts";
+import { CLOSED, EMPTY } from "../signals.ts";
 import type { BusStats } from "../stats.ts";
+import { createSubscriber, type Subscriber } from "../subscriber.ts";
 import { resolveCodec, type SharedCodec } from "./codec.ts";
 import { SharedCursor } from "./cursor.ts";
 import { BLOCKED, DATA_SIGNAL, DISCARDED, DROPPED, READERS_PARKED, RELEASED, S_POLICY } from "./layout.ts";
@@ -47,9 +48,6 @@ export interface SharedBusStats extends BusStats {
  * on a shared bus that has never been used get number `sequence`.
  */
 export let startSharedSequenceAt: <T>(bus: SharedBus<T>, sequence: number) => void;
-
-/** @internal Test hook until `Subscriber` reads through a cursor: a bare cursor on `bus`. */
-export let openCursor: <T>(bus: SharedBus<T>, options?: SubscribeOptions) => SharedCursor<T>;
 
 /** Set by {@linkcode SharedBus.attach} for the constructor it calls. */
 let attaching: { handle: SharedBusHandle; ring: SharedRing<unknown> } | undefined;
@@ -101,6 +99,8 @@ export class SharedBus<T> {
   readonly #ring: SharedRing<T>;
   readonly #handle: SharedBusHandle;
   readonly #overflow: OverflowPolicy;
+  /** The cursor behind each subscriber this object made, for `waitSync`. */
+  readonly #cursors: WeakMap<Subscriber<T>, SharedCursor<T>> = new WeakMap();
 
   static {
     startSharedSequenceAt = (bus, sequence) => {
@@ -110,10 +110,6 @@ export class SharedBus<T> {
       }
       startAt(ring.buffer, sequence);
       (ring as { origin: number }).origin = sequence;
-    };
-    openCursor = (bus, options) => {
-      const { from, lag } = resolveSubscribeOptions(options);
-      return new SharedCursor(bus.#ring, from, lag);
     };
   }
 
@@ -339,7 +335,90 @@ export class SharedBus<T> {
    * ```
    */
   send(value: T): number {
+    if (value === EMPTY || value === CLOSED) {
+      throw new TypeError(
+        `Invalid value: ${
+          describe(value)
+        }; a bus cannot carry EMPTY or CLOSED, which tryRecv() returns to mean "no value"`,
+      );
+    }
     return this.#ring.send(value);
+  }
+
+  /**
+   * Adds a subscriber on this thread, reading the shared ring: the same
+   * {@linkcode Subscriber} as {@linkcode Bus.subscribe} gives, with every
+   * way of reading. Values are decoded into this thread's memory as they are
+   * read. `from: "oldest"` starts at the oldest value still retained (with
+   * `replay`, the last `capacity` sent; without, the oldest one some
+   * subscriber on any thread has not read); a number starts at that sequence
+   * number. After {@linkcode SharedBus.close} it returns a subscriber that
+   * has already ended.
+   *
+   * @param options Where to start, and how lag is reported.
+   * @returns The new subscriber.
+   * @throws {TypeError} If an option is unknown or has an unknown value.
+   * @throws {RangeError} If every subscriber slot is taken (see
+   *   `maxSubscribers`), or a numbered start is past the next value.
+   *
+   * @example
+   * ```ts
+   * import { SharedBus } from "@ron/bus";
+   *
+   * const bus = new SharedBus<number>({ replay: true });
+   * bus.send(1);
+   * bus.send(2);
+   * const late = bus.subscribe({ from: "oldest" });
+   * console.log(late.tryRecv(), late.tryRecv()); // 1 2
+   * ```
+   */
+  subscribe(options?: SubscribeOptions): Subscriber<T> {
+    const { from, lag } = resolveSubscribeOptions(options);
+    const ring = this.#ring;
+    if (typeof from === "number") checkFrom(from, ring.tail());
+    const cursor = new SharedCursor(ring, from, lag);
+    const sub = createSubscriber(cursor);
+    this.#cursors.set(sub, cursor);
+    return sub;
+  }
+
+  /**
+   * Blocks this thread until `sub` has something to read, it ends, or
+   * `timeout` milliseconds pass, with `Atomics.wait`: the loop of a worker
+   * that does nothing else, `while (bus.waitSync(sub)) sub.drain(fn)`. Not
+   * allowed on a browser window's main thread, which must not block; use
+   * `await sub.wait()` there.
+   *
+   * @param sub A subscriber this object made.
+   * @param timeout The longest wait, in milliseconds. Default `Infinity`.
+   * @returns `false` once `sub` has ended; `true` when there may be
+   *   something to read (a value, a gap to report, or the timeout passed).
+   * @throws {TypeError} If `sub` was not made by this object, or this thread
+   *   may not block.
+   *
+   * @example A worker's loop
+   * ```ts
+   * import { SharedBus } from "@ron/bus";
+   *
+   * const bus = new SharedBus<number>();
+   * const sub = bus.subscribe();
+   * bus.send(1);
+   * bus.close();
+   * while (bus.waitSync(sub, 1000)) sub.drain((n) => console.log(n)); // 1
+   * ```
+   */
+  waitSync(sub: Subscriber<T>, timeout: number = Infinity): boolean {
+    const cursor = this.#cursors.get(sub);
+    if (cursor === undefined) {
+      throw new TypeError(`Invalid sub: ${describe(sub)}; expected a subscriber made by this bus's subscribe()`);
+    }
+    if (typeof timeout !== "number" || Number.isNaN(timeout)) {
+      throw new TypeError(`Invalid timeout: ${describe(timeout)}; expected milliseconds`);
+    }
+    const ring = this.#ring;
+    const deadline = performance.now() + timeout;
+    sleepSync(ring.words, READERS_PARKED, DATA_SIGNAL, () => cursor.poll() !== PENDING, deadline);
+    return cursor.poll() !== ENDED;
   }
 
   /**
@@ -393,11 +472,4 @@ export class SharedBus<T> {
     };
   }
 
-  /** @internal Blocks until `cursor` has something to read; see `waitSync`. */
-  static waitCursorSync<T>(bus: SharedBus<T>, cursor: SharedCursor<T>, timeout: number): boolean {
-    const ring = bus.#ring;
-    const deadline = performance.now() + timeout;
-    sleepSync(ring.words, READERS_PARKED, DATA_SIGNAL, () => cursor.poll() !== PENDING, deadline);
-    return cursor.poll() !== ENDED;
-  }
 }

@@ -32,6 +32,8 @@ export class SharedCursor<T> implements Cursor<T> {
   #index = -1;
   #state = 0;
   #position: number;
+  /** Values owed as missed that no read has discovered yet: a numbered start older than what is retained. */
+  #gap = 0;
   #missed = 0;
   #mode: number;
   #parked = false;
@@ -50,11 +52,8 @@ export class SharedCursor<T> implements Cursor<T> {
     if (this.#mode !== DONE) this.#publish();
   };
 
-  /**
-   * Joins `ring` (unless `closed`: a subscriber made after the bus closed has
-   * ended from the start).
-   */
-  constructor(ring: SharedRing<T>, from: "next" | "oldest", lag: "skip" | "error") {
+  /** Joins `ring`; on a closed bus the cursor has ended from the start. */
+  constructor(ring: SharedRing<T>, from: "next" | "oldest" | number, lag: "skip" | "error") {
     this.#ring = ring;
     this.#lagError = lag === "error";
     if (ring.closed) {
@@ -62,11 +61,13 @@ export class SharedCursor<T> implements Cursor<T> {
       this.#position = ring.tail();
       return;
     }
-    const { index, state, position } = ring.join(from);
+    const { index, state, position, gap } = ring.join(from);
     this.#index = index;
     this.#state = state;
     this.#position = position;
+    this.#gap = gap;
     this.#mode = OPEN;
+    ring.cursors.add(this);
   }
 
   get position(): number {
@@ -88,13 +89,18 @@ export class SharedCursor<T> implements Cursor<T> {
       this.#mode = INTERRUPTED; // read from its own drain callback: that drain stops after this value
     }
     const ring = this.#ring;
+    if (this.#gap !== 0) this.#discoverGap();
     for (;;) {
       const position = this.#position;
       const found = ring.look(position);
       if (found === HERE) {
         this.#position = position + 1;
         this.#publish();
-        return ring.decoded(); // if a user codec throws, the value still counts as read
+        try {
+          return ring.decoded(); // if a user codec throws, the value still counts as read
+        } finally {
+          this.#endIfDone();
+        }
       }
       if (found === NOT_YET) {
         const tail = ring.observe();
@@ -104,7 +110,7 @@ export class SharedCursor<T> implements Cursor<T> {
           return CLOSED;
         }
       }
-      this.#skipLag();
+      this.#discoverGap();
     }
   }
 
@@ -114,12 +120,11 @@ export class SharedCursor<T> implements Cursor<T> {
     if (outer !== OPEN) this.#mode = INTERRUPTED; // drained from its own drain callback
     const ring = this.#ring;
     let position = this.#position;
-    const tail = ring.observe();
-    if (tail === position) {
-      if (ring.observedClosed) this.#end();
-      return 0;
+    let tail = ring.observe();
+    if (this.#gap !== 0 || tail - position > ring.capacity) {
+      position = this.#discoverGap();
+      tail = ring.observe();
     }
-    if (tail - position > ring.capacity) position = this.#skipLag();
     const end = position + Math.min(tail - position, max);
     let handed = 0;
     let raced = false;
@@ -144,6 +149,7 @@ export class SharedCursor<T> implements Cursor<T> {
       if (this.#mode !== DONE) {
         this.#mode = outer === OPEN ? OPEN : INTERRUPTED;
         this.#publish(); // once per batch, even if fn threw: the value it threw on counts as read
+        if (outer === OPEN) this.#endIfDone();
       }
     }
     return raced ? this.drain(fn, max) : handed;
@@ -153,7 +159,7 @@ export class SharedCursor<T> implements Cursor<T> {
     if (this.#mode === DONE) return ENDED;
     const ring = this.#ring;
     const position = this.#position;
-    if (ring.peek(position) !== NOT_YET) return READABLE; // a value, or a gap to report
+    if (this.#gap !== 0 || ring.peek(position) !== NOT_YET) return READABLE; // a value, or a gap to report
     const tail = ring.observe();
     if (position < tail || !ring.observedClosed) return tail - position > ring.capacity ? READABLE : PENDING;
     this.#end();
@@ -161,10 +167,7 @@ export class SharedCursor<T> implements Cursor<T> {
   }
 
   park(wake: () => void): void {
-    if (this.#mode === DONE) {
-      queueMicrotask(wake);
-      return;
-    }
+    if (this.#mode === DONE) return;
     const ring = this.#ring;
     this.#wake = wake;
     if (!this.#parked) {
@@ -173,38 +176,52 @@ export class SharedCursor<T> implements Cursor<T> {
     }
     ring.readers.want();
     // Counted as asleep first, then one more look, so a value committed meanwhile cannot be missed (see wake.ts).
-    if (this.poll() === PENDING) return;
-    if (this.#parked) {
-      this.#unpark();
-      const early = this.#wake!;
-      this.#wake = undefined;
-      queueMicrotask(early);
-    }
+    if (this.poll() === PENDING || !this.#parked) return;
+    this.#unpark();
+    const early = this.#wake!;
+    this.#wake = undefined;
+    queueMicrotask(early);
   }
 
   close(): void {
     this.#end();
   }
 
-  /** Moves past values the ring overwrote and counts them; returns the new position. */
-  #skipLag(): number {
+  /**
+   * Counts the values lost since the last read (overwritten, or owed by a
+   * numbered start), moves past them, and reports them under `lag: "error"`.
+   * Returns the new position.
+   */
+  #discoverGap(): number {
     const ring = this.#ring;
+    let missed = this.#gap;
+    this.#gap = 0;
     const oldest = ring.tail() - ring.capacity;
-    const missed = oldest - this.#position;
-    this.#position = oldest;
-    this.#missed += missed;
-    ring.countDropped(missed);
-    this.#publish();
-    if (this.#lagError) throw new LaggedError(missed);
-    return oldest;
+    if (this.#position < oldest) {
+      missed += oldest - this.#position;
+      this.#position = oldest;
+      this.#publish();
+    }
+    if (missed !== 0) {
+      this.#missed += missed;
+      ring.countDropped(missed);
+      if (this.#lagError) throw new LaggedError(missed);
+    }
+    return this.#position;
+  }
+
+  /** On a closed bus, a cursor ends as it reads its last value. */
+  #endIfDone(): void {
+    const ring = this.#ring;
+    if (ring.closed && this.#mode !== DONE && this.#position === ring.tail()) this.#end();
   }
 
   /** Tells producers how far this cursor has read; joins again if one released it as presumed dead. */
   #publish(): void {
-    if (this.#ring.publish(this.#index, this.#state, this.#position)) return;
     const ring = this.#ring;
+    if (ring.publish(this.#index, this.#state, this.#position) || ring.closed) return;
     ring.leave(this.#index, this.#state);
-    const { index, state } = ring.join(this.#position);
+    const { index, state } = ring.join(this.#position, true);
     this.#index = index;
     this.#state = state;
   }
@@ -221,15 +238,18 @@ export class SharedCursor<T> implements Cursor<T> {
   #end(): void {
     if (this.#mode === DONE) return;
     this.#mode = DONE;
-    this.#ring.leave(this.#index, this.#state);
+    const ring = this.#ring;
+    ring.leave(this.#index, this.#state);
+    ring.cursors.delete(this);
+    let wake: (() => void) | undefined;
+    if (this.#parked) {
+      this.#unpark();
+      wake = this.#wake;
+      this.#wake = undefined;
+    }
     const onEnd = this.onEnd;
     this.onEnd = undefined;
     onEnd?.();
-    if (this.#parked) {
-      this.#unpark();
-      const wake = this.#wake!;
-      this.#wake = undefined;
-      wake();
-    }
+    wake?.();
   }
 }

@@ -5,7 +5,8 @@
  *
  * ```text
  * bytes 0..63      settings, written once by the creator: magic, version, capacity, slot bytes,
- *                  subscriber slots, policy, replay, release delay, first sequence number
+ *                  subscriber slots, policy, replay, release delay, first sequence number, and
+ *                  the closed flag, written once more at close
  * bytes 64..127    HEAD: the next sequence number to claim, with the closed and rescan flags
  * bytes 128..191   EPOCH (how many 2^29-blocks of sequence numbers are complete), SUBSCRIBERS,
  *                  TABLE_HIGH (one past the highest subscriber slot taken)
@@ -63,6 +64,12 @@ export const S_RELEASE_AFTER = 7;
 /** The first sequence number, in two halves (low 32 bits, then the rest). */
 export const S_ORIGIN_LOW = 8;
 export const S_ORIGIN_HIGH = 9;
+/**
+ * 1 once the bus is closed. HEAD's flag is what stops claims; this copy sits
+ * on a line nobody writes until then, so a reader can look at it after every
+ * read without contending with producers.
+ */
+export const S_CLOSED = 10;
 
 // Live words (Int32 indices), each group on a 64-byte line of its own.
 export const HEAD = 16;

@@ -70,6 +70,7 @@ import {
   RESCAN_FLAG,
   ROOM_SIGNAL,
   S_CAPACITY,
+  S_CLOSED,
   S_ORIGIN_HIGH,
   S_ORIGIN_LOW,
   S_POLICY,
@@ -101,11 +102,18 @@ const JOINING = 3;
 const RESOLVED: Promise<void> = Promise.resolve();
 const ONE = BigInt(1);
 
-/** What a join got: the subscriber slot, its state word, and the first position to read. */
+/** What a join got: the subscriber slot, its state word, the first position to read, and values owed as missed. */
 export interface Membership {
   index: number;
   state: number;
   position: number;
+  gap: number;
+}
+
+/** What the ring needs of this thread's cursors: where they are, and how to end them when the bus closes. */
+export interface LocalCursor {
+  readonly position: number;
+  close(): void;
 }
 
 /** One thread's view of a shared ring. Fields are for {@linkcode SharedCursor} and {@linkcode SharedBus} only. */
@@ -148,6 +156,9 @@ export class SharedRing<T> {
    * first, so it sees the values already handed over as read.
    */
   draining: (() => void)[] = [];
+  #recording = false;
+  /** This thread's open cursors, for close. */
+  readonly cursors: Set<LocalCursor> = new Set();
   /** Wake callbacks of this thread's parked cursors. */
   parked: (() => void)[] = [];
   #spare: (() => void)[] = [];
@@ -198,7 +209,7 @@ export class SharedRing<T> {
   }
 
   get closed(): boolean {
-    return (Atomics.load(this.words, HEAD) & CLOSED_FLAG) !== 0;
+    return Atomics.load(this.words, S_CLOSED) !== 0;
   }
 
   get subscribers(): number {
@@ -294,8 +305,7 @@ export class SharedRing<T> {
    * and releases subscribers presumed dead (see `liveness.ts`).
    */
   #full(sequence: number): boolean {
-    const draining = this.draining;
-    for (let i = 0; i < draining.length; i++) draining[i]();
+    if (this.draining.length !== 0) this.#recordDrains();
     const floor = this.#floor = this.floorAt(sequence);
     if (sequence - floor < this.capacity) {
       this.#watch.clear();
@@ -303,6 +313,18 @@ export class SharedRing<T> {
     }
     if (this.#watch.releaseAfter === Infinity || !this.#releaseStale(sequence)) return true;
     return sequence - (this.#floor = this.floorAt(sequence)) >= this.capacity;
+  }
+
+  /** Publishes this thread's drains in progress; a publish that opens room must not start it again. */
+  #recordDrains(): void {
+    if (this.#recording) return;
+    this.#recording = true;
+    try {
+      const draining = this.draining;
+      for (let i = 0; i < draining.length; i++) draining[i]();
+    } finally {
+      this.#recording = false;
+    }
   }
 
   /**
@@ -374,41 +396,55 @@ export class SharedRing<T> {
   }
 
   #resolveReady(): void {
-    const open = this.#openReady!;
+    const open = this.#openReady;
+    if (open === undefined) return; // resolved already, by a publish inside the room check
     this.#ready = this.#openReady = undefined;
     this.#producers.stop();
     open();
   }
 
   /**
-   * Registers a subscriber. `from` is `"next"`, `"oldest"`, or a position to
-   * join again at (a released subscriber that was alive after all).
+   * Registers a subscriber. `from` is `"next"`, `"oldest"`, or a sequence
+   * number; values already gone before a numbered start are owed as `gap`.
+   * `exact` joins at `from` as it is: a released subscriber that was alive
+   * after all, which finds any overwritten value itself.
    */
-  join(from: "next" | "oldest" | number): Membership {
+  join(from: "next" | "oldest" | number, exact = false): Membership {
     const words = this.words;
     const index = this.#takeEntry();
     const entry = this.#tableWord + index * ENTRY_WORDS;
     const state = ((Atomics.load(words, entry + ENTRY_STATE) >>> 2) << 2) | ACTIVE;
-    for (const record of this.draining) record();
+    this.#recordDrains();
     let tail = this.tail();
     let position = tail;
-    if (typeof from === "number") position = from;
-    else if (from === "oldest") {
-      if (this.replay) position = Math.max(this.origin, tail - this.capacity);
-      else if (Atomics.load(words, SUBSCRIBERS) !== 0) position = this.floorAt(tail);
+    let gap = 0;
+    if (exact) position = from as number;
+    else if (from !== "next") {
+      const oldest = this.replay
+        ? Math.max(this.origin, tail - this.capacity)
+        : Atomics.load(words, SUBSCRIBERS) === 0
+        ? tail
+        : this.floorAt(tail);
+      position = oldest;
+      if (typeof from === "number") {
+        if (from >= oldest) position = from;
+        else gap = oldest - from;
+      }
     }
     Atomics.store(words, entry + ENTRY_CURSOR, position | 0);
     Atomics.store(words, entry + ENTRY_STATE, state);
     Atomics.add(words, SUBSCRIBERS, 1);
-    if (this.policy !== DROP_OLDEST) {
-      // Make every producer read the cursors again before its next claim. Claims made before this
-      // point are below `tail` and may overwrite up to `tail - 1 - capacity`; none after it passes us.
-      tail = this.#flagRescan();
-      if (from === "next") position = tail;
-      else if (position < tail - this.capacity) position = tail - this.capacity;
-      Atomics.store(words, entry + ENTRY_CURSOR, position | 0);
-    } else if (position < tail - this.capacity) position = tail - this.capacity;
-    return { index, state, position };
+    // Under the gated policies, make every producer read the cursors again before its next claim. Claims made
+    // before that are below the tail it returns and overwrite at most `tail - 1 - capacity`; none after passes us.
+    if (this.policy !== DROP_OLDEST) tail = this.#flagRescan();
+    if (from === "next" && !exact) position = tail;
+    else if (position < tail - this.capacity) {
+      // Overwritten before the join took hold: a numbered start owes them, "oldest" starts later.
+      if (typeof from === "number" && !exact) gap += tail - this.capacity - position;
+      position = tail - this.capacity;
+    }
+    Atomics.store(words, entry + ENTRY_CURSOR, position | 0);
+    return { index, state, position, gap };
   }
 
   /** Sets the rescan flag on HEAD and returns the tail it was set at. */
@@ -470,18 +506,46 @@ export class SharedRing<T> {
     Atomics.add(this.counters, DROPPED, BigInt(missed));
   }
 
-  /** Closes the ring for every thread. Idempotent. */
+  /**
+   * Closes the ring for every thread. Idempotent. Cursors that have read
+   * everything end now: this thread's directly, other threads' by freeing
+   * their subscriber slots (they end for themselves when they next look);
+   * the others end as they read their last value.
+   */
   close(): void {
     const words = this.words;
+    let tail: number;
     for (;;) {
+      const epoch = Atomics.load(words, EPOCH);
       const head = Atomics.load(words, HEAD);
       if ((head & CLOSED_FLAG) !== 0) return;
-      if (Atomics.compareExchange(words, HEAD, head, head | CLOSED_FLAG) === head) break;
+      if (Atomics.compareExchange(words, HEAD, head, head | CLOSED_FLAG) === head) {
+        tail = fullSequence(head, epoch);
+        break;
+      }
     }
+    Atomics.store(words, S_CLOSED, 1);
+    // Ending runs user code (wake-ups): the list is fixed first.
+    const done = [...this.cursors].filter((cursor) => cursor.position === tail);
+    for (const cursor of done) cursor.close();
+    this.#freeCaughtUp(tail);
     wakeAll(words, DATA_SIGNAL);
     wakeAll(words, ROOM_SIGNAL);
     if (this.parked.length !== 0) this.wakeParked();
     if (this.#openReady !== undefined) this.#resolveReady();
+  }
+
+  /** Frees the slots of other threads' subscribers that have read everything, as the bus closes at `tail`. */
+  #freeCaughtUp(tail: number): void {
+    const words = this.words;
+    const high = Atomics.load(words, TABLE_HIGH);
+    for (let i = 0, entry = this.#tableWord; i < high; i++, entry += ENTRY_WORDS) {
+      const state = Atomics.load(words, entry + ENTRY_STATE);
+      if ((state & 3) !== ACTIVE || Atomics.load(words, entry + ENTRY_CURSOR) !== (tail | 0)) continue;
+      if (Atomics.compareExchange(words, entry + ENTRY_STATE, state, (state & ~3) | FREE) === state) {
+        Atomics.sub(words, SUBSCRIBERS, 1);
+      }
+    }
   }
 
   /**
