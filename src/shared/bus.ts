@@ -7,7 +7,13 @@
  */
 
 import { ENDED, PENDING } from "../cursor.ts";
-import { checkFrom, describe, type OverflowPolicy, resolveSubscribeOptions, type SubscribeOptions } from "../options.ts";
+import {
+  checkFrom,
+  describe,
+  type OverflowPolicy,
+  resolveSubscribeOptions,
+  type SubscribeOptions,
+} from "../options.ts";
 import { CLOSED, EMPTY } from "../signals.ts";
 import type { BusStats } from "../stats.ts";
 import { createSubscriber, type Subscriber } from "../subscriber.ts";
@@ -471,5 +477,4 @@ export class SharedBus<T> {
       released: Number(Atomics.load(counters, RELEASED)),
     };
   }
-
 }
