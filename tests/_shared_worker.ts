@@ -61,6 +61,19 @@ export interface ReadReport {
   perProducer: number[];
 }
 
+/** Subscribes, then parks in `recv()` with nothing else keeping the thread alive; replies with each value. */
+export interface ParkJob {
+  kind: "park";
+  handle: SharedBusHandle;
+}
+
+/** Sends `count` values as fast as it can, for readers to catch torn copies. */
+export interface FloodJob {
+  kind: "flood";
+  handle: SharedBusHandle;
+  count: number;
+}
+
 export interface ProduceReport {
   accepted: number;
   discarded: number;
@@ -160,19 +173,42 @@ async function produce(job: ProduceJob): Promise<ProduceReport> {
   return report;
 }
 
+async function park(job: ParkJob): Promise<never> {
+  const bus = SharedBus.attach<number>(job.handle);
+  const sub = bus.subscribe();
+  parentPort!.postMessage("subscribed");
+  for (;;) {
+    // Only the parked read may keep this thread alive: the port must not.
+    parentPort!.unref?.();
+    const value = await sub.recv();
+    parentPort!.ref?.();
+    parentPort!.postMessage(value);
+  }
+}
+
+function flood(job: FloodJob): number {
+  const bus = SharedBus.attach<Stamp>(job.handle);
+  for (let n = 0; n < job.count; n++) bus.send({ p: 0, n, c: check(0, n, true) });
+  return job.count;
+}
+
 /** The worker's port. The specifier is a variable so `deno test` does not type-check Node's types in every worker. */
 interface Port {
   on(event: "message", listener: (message: never) => void): void;
   postMessage(message: unknown): void;
+  ref?(): void;
+  unref?(): void;
 }
 const WORKER_THREADS = "node:worker_threads";
 const { parentPort } = await import(WORKER_THREADS) as { parentPort: Port | null };
 
 // Imported by the test for its types and `check`; it only serves jobs inside a worker.
-parentPort?.on("message", async (job: ReadJob | ProduceJob | { kind: "ping" }) => {
+parentPort?.on("message", async (job: ReadJob | ProduceJob | ParkJob | FloodJob | { kind: "ping" }) => {
   if (job.kind === "ping") return parentPort!.postMessage("pong");
   try {
-    parentPort!.postMessage(job.kind === "read" ? await read(job) : await produce(job));
+    if (job.kind === "park") await park(job);
+    else if (job.kind === "flood") parentPort!.postMessage(flood(job));
+    else parentPort!.postMessage(job.kind === "read" ? await read(job) : await produce(job));
   } catch (error) {
     parentPort!.postMessage({ error: String((error as Error)?.stack ?? error) });
   }

@@ -17,7 +17,7 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { BusFullError, type OverflowPolicy, SharedBus } from "../mod.ts";
+import { BusFullError, CLOSED, EMPTY, LaggedError, type OverflowPolicy, SharedBus } from "../mod.ts";
 import {
   check,
   type ProduceJob,
@@ -138,6 +138,50 @@ describe("SharedBus across threads", () => {
     await Promise.all([...readers, ...producers].map((thread) => thread.stop()));
   });
 
+  it("SharedBus never delivers a torn value: a worker floods a ring of 4 JSON slots that the main thread reads", async () => {
+    const bus = new SharedBus<Stamp>({ capacity: 4, maxBytes: 128 });
+    const sub = bus.subscribe({ lag: "error" });
+    const count = 200_000 * SCALE;
+    const flooding = producers[0].ask<number>({ kind: "flood", handle: bus.handle, count });
+    let received = 0;
+    let torn = 0;
+    let next = 0;
+    let unexplained = 0;
+    let lagged = 0;
+    const see = (value: Stamp): void => {
+      if (value.c !== check(value.p, value.n, true)) torn++;
+      if (value.n - next !== lagged) unexplained++;
+      lagged = 0;
+      next = value.n + 1;
+      received++;
+    };
+    await watchdog(
+      (async () => {
+        for (let spins = 0;; spins++) {
+          let value: Stamp | typeof EMPTY | typeof CLOSED;
+          try {
+            value = sub.tryRecv();
+          } catch (error) {
+            assert.ok(error instanceof LaggedError);
+            lagged += error.missed;
+            continue;
+          }
+          if (value === CLOSED) return;
+          if (value !== EMPTY) see(value);
+          else if (bus.stats().sent === count) bus.close();
+          else if (spins % 1024 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
+        }
+      })(),
+      60_000 * SCALE,
+      () => `the reader stopped at ${received} values`,
+    );
+    assert.equal(await flooding, count);
+    assert.equal(torn, 0, "no torn or misdelivered value");
+    assert.equal(unexplained, 0, "every jump was reported by a LaggedError of its size");
+    assert.equal(received + sub.missed, count, "received + missed == sent");
+    assert.ok(received > 0);
+  });
+
   for (const overflow of POLICIES) {
     for (const producerCount of [1, 3]) {
       it(`SharedBus keeps the laws with ${producerCount} producer(s) x 3 worker readers under "${overflow}"`, async () => {
@@ -153,4 +197,37 @@ describe("SharedBus across threads", () => {
       });
     }
   }
+});
+
+describe("SharedBus liveness across threads", () => {
+  it("a parked read keeps its worker alive, and a worker terminated while subscribed no longer holds a producer", async () => {
+    const bus = new SharedBus<number>({ capacity: 2, overflow: "wait", releaseAfter: 200 });
+    const worker = new Thread(WORKER);
+    try {
+      assert.equal(
+        await watchdog(worker.ask({ kind: "park", handle: bus.handle }), 60_000, () => "no start"),
+        "subscribed",
+      );
+      // Nothing but the parked read keeps the worker alive (its port is unref'd): it must still be there.
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      assert.equal(worker.exited, false, "a worker parked in recv() exited: nothing kept it alive");
+      const reply = worker.next();
+      bus.send(1);
+      assert.equal(await watchdog(reply, 10_000, () => "the parked worker did not answer"), 1);
+      assert.equal(worker.exited, false);
+      // Terminated while parked in recv(), without closing: its subscriber must not hold a "wait" producer.
+      await worker.stop();
+      bus.send(2);
+      bus.send(3);
+      assert.throws(() => bus.send(4), BusFullError);
+      const started = performance.now();
+      await watchdog(bus.ready, 10_000, () => "the dead worker's subscriber still holds the bus");
+      assert.ok(performance.now() - started >= 150, "released after releaseAfter, not before");
+      assert.equal(bus.stats().released, 1);
+      assert.equal(bus.subscriberCount, 0);
+      bus.send(4);
+    } finally {
+      await worker.stop();
+    }
+  });
 });
