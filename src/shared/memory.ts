@@ -8,7 +8,6 @@
  * @module
  */
 
-import type { CodecName } from "./codec.ts";
 import {
   EPOCH,
   epochOf,
@@ -52,7 +51,7 @@ export interface SharedBusHandle {
   /** The bus's memory: settings, counters, subscriber slots and the ring. */
   readonly buffer: SharedArrayBuffer;
   /** The codec, by name; `"custom"` means the attaching thread passes its own. */
-  readonly codec: CodecName;
+  readonly codec: "json" | "string" | { readonly f64: readonly string[] } | "custom";
 }
 
 /** Throws a clear error where `SharedArrayBuffer` is missing, rather than a `ReferenceError` later. */

@@ -41,7 +41,7 @@
  */
 
 import { BusClosedError, BusFullError } from "../errors.ts";
-import { type Coder, limitCoder, readRecord, Scratch } from "./codec.ts";
+import { type Coder, limitCoder, type RecordAccess, recordAccess, Scratch } from "./codec.ts";
 import {
   ACTIVE,
   BLOCKED,
@@ -145,6 +145,7 @@ export class SharedRing<T> {
   #length = 0;
   /** A record's fields, read before claiming so no user code runs while a slot is held. */
   #fieldValues: Float64Array;
+  readonly #records: RecordAccess | undefined;
 
   /** The slowest published cursor this thread last saw; a lower bound on every subscriber's position. */
   #floor = -Infinity;
@@ -185,6 +186,7 @@ export class SharedRing<T> {
     this.coder = coder;
     this.#fields = coder.fields;
     this.#fieldValues = new Float64Array(coder.fields?.length ?? 0);
+    this.#records = coder.fields === undefined ? undefined : recordAccess(coder.fields);
     limitCoder(coder, this.slotBytes);
     const geometry = { capacity: this.capacity, slotBytes: this.slotBytes, subscriberSlots: this.subscriberSlots };
     this.#slotsByte = slotsByte(geometry);
@@ -228,7 +230,7 @@ export class SharedRing<T> {
         );
       }
     } else {
-      readRecord(value, fields, this.#fieldValues);
+      this.#records!.write(value, this.#fieldValues);
     }
     const sequence = this.#claim();
     if (sequence < 0) return 0;
@@ -281,7 +283,9 @@ export class SharedRing<T> {
       this.bytes.set(bytes!, at + SLOT_HEADER);
       words[markIndex + 1] = bytes!.length;
     } else {
-      floats.set(this.#fieldValues, (at >> 3) + 2);
+      const values = this.#fieldValues;
+      const base = (at >> 3) + 2;
+      for (let i = 0; i < values.length; i++) floats[base + i] = values[i];
     }
     Atomics.store(words, markIndex, mark(sequence));
     if (this.parked.length !== 0) this.wakeParked();
@@ -575,15 +579,15 @@ export class SharedRing<T> {
     if (distance !== 0 || (before & 1) !== 0) return distance > 0 ? GONE : NOT_YET;
     const fields = this.#fields;
     const floats = this.floats;
-    if (fields !== undefined) {
-      const base = (at >> 3) + 2;
-      const record: Record<string, number> = {};
-      for (let i = 0; i < fields.length; i++) record[fields[i]] = floats[base + i];
-      this.#record = record;
-    } else {
+    if (fields !== undefined) this.#record = this.#records!.read(floats, (at >> 3) + 2);
+    else {
       let length = words[markIndex + 1];
       if (length < 0 || length > this.slotBytes) length = 0; // torn: the second load of the mark says so
-      this.#copy.reserve(length).set(this.bytes.subarray(at + SLOT_HEADER, at + SLOT_HEADER + length));
+      const copy = this.#copy.reserve(length);
+      const from = at + SLOT_HEADER;
+      // Short payloads copy faster by hand than through a subarray view.
+      if (length <= 64) { for (let i = 0; i < length; i++) copy[i] = this.bytes[from + i]; }
+      else copy.set(this.bytes.subarray(from, from + length));
       this.#length = length;
     }
     // The full number rules out a reader 2^31 values behind whose mark matched by wrapping.
