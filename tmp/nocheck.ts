@@ -1,0 +1,3 @@
+// @ts-nocheck
+import { SharedBus } from "../mod.ts";
+console.log(typeof SharedBus);
