@@ -32,6 +32,15 @@ export interface ConsumeJob {
   channel?: string;
 }
 
+/** Sends `count` events on a drop-oldest bus as fast as it can, for the cost of a send with other producers. */
+export interface ProduceJob {
+  kind: "produce";
+  handle: SharedBusHandle;
+  count: number;
+  /** Spin until this time (ms since the epoch) so every producer starts together. */
+  startAt: number;
+}
+
 /** What a consumer saw. */
 export interface ConsumeReport {
   received: number;
@@ -118,11 +127,22 @@ function consume(job: ConsumeJob): Promise<ConsumeReport> {
   });
 }
 
+/** Returns the nanoseconds per send. */
+function produce(job: ProduceJob): number {
+  const bus = SharedBus.attach<Tick>(job.handle);
+  while (now() < job.startAt) { /* start together */ }
+  const value = { a: 1, b: 2, c: 3, t: 0 };
+  const started = performance.now();
+  for (let n = 0; n < job.count; n++) bus.send(value);
+  return ((performance.now() - started) * 1e6) / job.count;
+}
+
 /** Set while a BroadcastChannel consumer runs: the producer has sent everything. */
 let ending: (() => void) | undefined;
 
-parentPort?.on("message", async (job: ConsumeJob | { kind: "ping" } | { kind: "end" }) => {
+parentPort?.on("message", async (job: ConsumeJob | ProduceJob | { kind: "ping" } | { kind: "end" }) => {
   if (job.kind === "ping") parentPort!.postMessage("pong");
+  else if (job.kind === "produce") parentPort!.postMessage(produce(job));
   else if (job.kind === "end") ending?.();
   else if (job.kind === "consume") {
     ending = undefined;

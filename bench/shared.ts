@@ -208,6 +208,28 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/** One record of the producers' case: the cost of a send with `producers` threads sending at once. */
+interface SendCost {
+  producers: number;
+  /** Nanoseconds per send, median over the producers. */
+  ns: number;
+}
+
+/** Producers in workers sending at once on one drop-oldest f64 bus with one (idle) subscriber. */
+async function sendCost(pool: Consumer[], producers: number, count: number): Promise<SendCost> {
+  const bus = new SharedBus<Tick>({ capacity: 4096, codec: { f64: ["a", "b", "c", "t"] } });
+  const sub = bus.subscribe();
+  const startAt = now() + 200;
+  const costs = await Promise.all(
+    pool.slice(0, producers).map((worker) =>
+      worker.ask<number>({ kind: "produce", handle: bus.handle, count, startAt })
+    ),
+  );
+  if (bus.stats().sent !== producers * count) throw new Error(`sent ${bus.stats().sent} of ${producers * count}`);
+  sub.close();
+  return { producers, ns: median(costs) };
+}
+
 /** The child: every case in this process, one JSON line each. */
 async function child(quick: boolean): Promise<void> {
   const pool: Consumer[] = [];
@@ -219,6 +241,11 @@ async function child(quick: boolean): Promise<void> {
     BroadcastChannel: { f64: quick ? 20_000 : 60_000, json: quick ? 20_000 : 60_000 },
   };
   const latencyCount = quick ? 300 : 1000;
+  for (const producers of [1, 2]) {
+    const cost = await sendCost(pool, producers, quick ? 200_000 : 1_000_000);
+    console.log(JSON.stringify({ type: "send", ...cost }));
+    console.error(`[${runtime}] ${producers} producer(s): ${cost.ns.toFixed(0)} ns per send`);
+  }
   for (const workers of [1, 2, 4]) {
     const consumers = pool.slice(0, workers);
     for (const codec of ["f64", "json"] as const) {
@@ -264,6 +291,10 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
+/** Send costs from every child, by runtime. */
+const sendCosts: Record<string, SendCost[]> = {};
+let sends: SendCost[] = [];
+
 function runChild(name: RuntimeName, quick: boolean): Promise<Case[]> {
   const [command, ...args] = COMMANDS[name];
   args.push("--child");
@@ -275,7 +306,9 @@ function runChild(name: RuntimeName, quick: boolean): Promise<Case[]> {
   return new Promise((resolve, reject) => {
     proc.on("close", (code) => {
       clearTimeout(timer);
-      const cases = out.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Case);
+      const records = out.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
+      const cases = records.filter((record) => record.type !== "send") as Case[];
+      sends.push(...records.filter((record) => record.type === "send") as (SendCost & { type: string })[]);
       if (cases.length === 0) reject(new Error(`${name} exited with ${code} and no results`));
       else resolve(cases);
     });
@@ -292,6 +325,7 @@ async function main(argv: string[]): Promise<void> {
   const versions: Record<string, string> = {};
   for (const name of runtimes) {
     const runs: Case[][] = [];
+    sends = sendCosts[name] = [];
     for (let i = 0; i < processes; i++) runs.push(await runChild(name, quick));
     results[name] = runs[0].map((first, index) => {
       const pick = (key: keyof Case) => median(runs.map((cases) => cases[index][key] as number));
@@ -324,6 +358,11 @@ async function main(argv: string[]): Promise<void> {
       );
     }
   }
+  lines.push("", "Cost of a send (drop-oldest, f64 records of 4 fields, median over processes and producers):", "");
+  for (const [name, costs] of Object.entries(sendCosts)) {
+    const per = (producers: number) => median(costs.filter((c) => c.producers === producers).map((c) => c.ns));
+    lines.push(`- ${name}: 1 producer ${per(1).toFixed(0)} ns, 2 producers at once ${per(2).toFixed(0)} ns each`);
+  }
   lines.push("", "Ratios at 4 workers (shared / postMessage, same process medians):", "");
   for (const [name, cases] of Object.entries(results)) {
     const find = (transport: Transport, codec: Codec) =>
@@ -340,7 +379,7 @@ async function main(argv: string[]): Promise<void> {
   mkdirSync(join(BENCH, "results"), { recursive: true });
   writeFileSync(
     join(BENCH, "results", "shared.json"),
-    JSON.stringify({ date: new Date().toISOString(), processes, quick, versions, results }, null, 2) + "\n",
+    JSON.stringify({ date: new Date().toISOString(), processes, quick, versions, results, sendCosts }, null, 2) + "\n",
   );
   writeFileSync(join(BENCH, "results", "SHARED.md"), text + "\n");
 }
