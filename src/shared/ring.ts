@@ -234,7 +234,7 @@ export class SharedRing<T> {
     }
     const sequence = this.#claim();
     if (sequence < 0) return 0;
-    const readers = Atomics.load(this.words, SUBSCRIBERS);
+    const readers = this.words[SUBSCRIBERS]; // a count for the caller, not a fact anything depends on
     this.#write(sequence, bytes);
     return readers;
   }
