@@ -87,7 +87,9 @@ async function run(overflow: OverflowPolicy, codec: "json" | { f64: string[] }, 
     made = await Promise.all([
       produceHere(bus, count / 3, json),
       ...producers.map((producer, i) =>
-        producer.ask<ProduceReport>({ kind: "produce", handle: bus.handle, producer: i + 1, count: count / 3 })
+        producer.ask<ProduceReport>(
+          { kind: "produce", handle: bus.handle, producer: i + 1, count: count / 3 } satisfies ProduceJob,
+        )
       ),
     ]);
   }

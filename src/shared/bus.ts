@@ -149,7 +149,7 @@ export class SharedBus<T> {
       this.#handle = Object.freeze({ buffer, codec: resolved.coder.name });
       this.#ring = new SharedRing(buffer, resolved.coder);
     }
-    this.#overflow = POLICIES[this.#ring.words[S_POLICY]];
+    this.#overflow = POLICIES[this.#ring.words[S_POLICY]!]!;
   }
 
   /**

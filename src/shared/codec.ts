@@ -191,11 +191,15 @@ class CustomCoder<T> implements Coder<T> {
   readonly fields = undefined;
   readonly fixedBytes = undefined;
 
-  constructor(
-    readonly encodeValue: (value: T) => Uint8Array,
-    readonly decodeValue: (bytes: Uint8Array) => T,
-    readonly codec: object,
-  ) {}
+  readonly encodeValue: (value: T) => Uint8Array;
+  readonly decodeValue: (bytes: Uint8Array) => T;
+  readonly codec: object;
+
+  constructor(encodeValue: (value: T) => Uint8Array, decodeValue: (bytes: Uint8Array) => T, codec: object) {
+    this.encodeValue = encodeValue;
+    this.decodeValue = decodeValue;
+    this.codec = codec;
+  }
 
   encode(value: T): Uint8Array {
     const bytes = this.encodeValue.call(this.codec, value);
@@ -216,7 +220,10 @@ class F64Coder implements Coder<Record<string, number>> {
   readonly name: { readonly f64: readonly string[] };
   readonly fixedBytes: number;
 
-  constructor(readonly fields: readonly string[]) {
+  readonly fields: readonly string[];
+
+  constructor(fields: readonly string[]) {
+    this.fields = fields;
     this.name = { f64: fields };
     this.fixedBytes = fields.length * 8;
   }
@@ -287,14 +294,14 @@ function refuse(value: unknown, index: number, fields: readonly string[]): never
 
 function readLoop(floats: Float64Array, base: number, fields: readonly string[]): Record<string, number> {
   const record: Record<string, number> = {};
-  for (let i = 0; i < fields.length; i++) record[fields[i]] = floats[base + i];
+  for (let i = 0; i < fields.length; i++) record[fields[i]!] = floats[base + i]!;
   return record;
 }
 
 function writeLoop(value: unknown, out: Float64Array, fields: readonly string[]): void {
   if (typeof value !== "object" || value === null) refuse(value, -1, fields);
   for (let i = 0; i < fields.length; i++) {
-    const field = (value as Record<string, unknown>)[fields[i]];
+    const field = (value as Record<string, unknown>)[fields[i]!];
     if (typeof field !== "number") refuse(field, i, fields);
     out[i] = field as number;
   }

@@ -90,8 +90,8 @@ export function allocate(options: ResolvedSharedBusOptions<unknown>): SharedArra
 export function startAt(buffer: SharedArrayBuffer, origin: number): void {
   const words = new Int32Array(buffer);
   const floats = new Float64Array(buffer);
-  const capacity = words[S_CAPACITY];
-  const geometry = { capacity, slotBytes: words[S_SLOT_BYTES], subscriberSlots: words[S_SUBSCRIBER_SLOTS] };
+  const capacity = words[S_CAPACITY]!;
+  const geometry = { capacity, slotBytes: words[S_SLOT_BYTES]!, subscriberSlots: words[S_SUBSCRIBER_SLOTS]! };
   const first = slotsByte(geometry);
   const stride = slotStride(geometry.slotBytes);
   words[S_ORIGIN_LOW] = origin | 0;

@@ -174,14 +174,14 @@ export class SharedRing<T> {
     this.floats = new Float64Array(buffer);
     this.bytes = new Uint8Array(buffer);
     this.counters = new BigInt64Array(buffer, COUNTERS_BYTE, 4);
-    this.capacity = words[S_CAPACITY];
+    this.capacity = words[S_CAPACITY]!;
     this.mask = this.capacity - 1;
-    this.slotBytes = words[S_SLOT_BYTES];
-    this.subscriberSlots = words[S_SUBSCRIBER_SLOTS];
-    this.policy = words[S_POLICY];
+    this.slotBytes = words[S_SLOT_BYTES]!;
+    this.subscriberSlots = words[S_SUBSCRIBER_SLOTS]!;
+    this.policy = words[S_POLICY]!;
     this.replay = words[S_REPLAY] === 1;
-    this.origin = (words[S_ORIGIN_HIGH] * 2 ** 32) + (words[S_ORIGIN_LOW] >>> 0);
-    const releaseAfter = words[S_RELEASE_AFTER];
+    this.origin = (words[S_ORIGIN_HIGH]! * 2 ** 32) + (words[S_ORIGIN_LOW]! >>> 0);
+    const releaseAfter = words[S_RELEASE_AFTER]!;
     this.#watch = new Watch(releaseAfter < 0 ? Infinity : releaseAfter);
     this.coder = coder;
     this.#fields = coder.fields;
@@ -234,7 +234,7 @@ export class SharedRing<T> {
     }
     const sequence = this.#claim();
     if (sequence < 0) return 0;
-    const readers = this.words[SUBSCRIBERS]; // a count for the caller, not a fact anything depends on
+    const readers = this.words[SUBSCRIBERS]!; // a count for the caller, not a fact anything depends on
     this.#write(sequence, bytes);
     return readers;
   }
@@ -285,7 +285,7 @@ export class SharedRing<T> {
     } else {
       const values = this.#fieldValues;
       const base = (at >> 3) + 2;
-      for (let i = 0; i < values.length; i++) floats[base + i] = values[i];
+      for (let i = 0; i < values.length; i++) floats[base + i] = values[i]!;
     }
     Atomics.store(words, markIndex, mark(sequence));
     if (this.parked.length !== 0) this.wakeParked();
@@ -325,7 +325,7 @@ export class SharedRing<T> {
     this.#recording = true;
     try {
       const draining = this.draining;
-      for (let i = 0; i < draining.length; i++) draining[i]();
+      for (let i = 0; i < draining.length; i++) draining[i]!();
     } finally {
       this.#recording = false;
     }
@@ -581,12 +581,12 @@ export class SharedRing<T> {
     const floats = this.floats;
     if (fields !== undefined) this.#record = this.#records!.read(floats, (at >> 3) + 2);
     else {
-      let length = words[markIndex + 1];
+      let length = words[markIndex + 1]!;
       if (length < 0 || length > this.slotBytes) length = 0; // torn: the second load of the mark says so
       const copy = this.#copy.reserve(length);
       const from = at + SLOT_HEADER;
       // Short payloads copy faster by hand than through a subarray view.
-      if (length <= 64) { for (let i = 0; i < length; i++) copy[i] = this.bytes[from + i]; }
+      if (length <= 64) { for (let i = 0; i < length; i++) copy[i] = this.bytes[from + i]!; }
       else copy.set(this.bytes.subarray(from, from + length));
       this.#length = length;
     }
@@ -608,7 +608,7 @@ export class SharedRing<T> {
     this.parked = this.#spare;
     this.#spare = woken;
     if (this.parked.length === 0) this.readers.stop();
-    for (let i = 0; i < woken.length; i++) woken[i]();
+    for (let i = 0; i < woken.length; i++) woken[i]!();
     woken.length = 0;
   }
 }

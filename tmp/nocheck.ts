@@ -1,3 +1,0 @@
-// @ts-nocheck
-import { SharedBus } from "../mod.ts";
-console.log(typeof SharedBus);
