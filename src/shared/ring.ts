@@ -26,9 +26,10 @@
  * terminated in the middle of a send) leaves its value claimed but not yet
  * readable: readers stop at it and wait, as a Disruptor's do, while producers
  * go on claiming and writing later slots. Readers go on as soon as it
- * commits; one that was terminated there never does, and its readers wait
- * for that value until the bus closes... and then still, for it was claimed.
- * The window is one memory copy.
+ * commits. A worker terminated inside that window never commits: readers
+ * that reach its value wait there for good, even after the bus closes (the
+ * value was claimed). The window is one memory copy; stop a producing worker
+ * by message, not by `terminate()` in the middle of its sends.
  *
  * **Reading** a slot takes no lock: load the mark, copy the payload into
  * private memory, load the mark again. Equal marks naming the reader's
