@@ -4,10 +4,11 @@
  *
  * The reader keeps its full position in private memory and publishes it
  * (modulo 2^32) in its subscriber slot after each read, or once per batch in
- * `drain`, for producers to gate on. A read looks at the slot's mark alone:
- * it never takes a lock and never reads HEAD while values are there. HEAD is
- * read only when the slot has nothing for it, to tell a value not sent yet
- * from one claimed but not yet written, a lag from the end of a closed bus.
+ * `drain`, for producers to gate on. A read looks at the slot's mark: it
+ * never takes a lock, and reads HEAD (the line every producer writes) once
+ * per `drain` batch, and in `take` only when the slot has nothing for it, to
+ * tell a value not sent yet from one claimed but not yet written, a lag from
+ * the end of a closed bus.
  *
  * Internal: {@linkcode SharedBus.subscribe} is the public face.
  *
