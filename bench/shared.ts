@@ -31,6 +31,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { MessageChannel, Worker } from "node:worker_threads";
 import { BusFullError, SharedBus } from "../mod.ts";
+import { DATA_SIGNAL } from "../src/shared/layout.ts";
 import type { ConsumeJob, ConsumeReport, Tick, Transport } from "./_shared_worker.ts";
 
 type RuntimeName = "deno" | "bun" | "node";
@@ -52,7 +53,12 @@ interface Case {
   reported: number;
   /** Lost in the latency run. */
   lostAtRate: number;
+  /** Shared bus only: notifies per 1,000 sends in the throughput run. */
+  notifies?: number;
 }
+
+/** Notifies per 1,000 sends of the last shared throughput run. */
+let lastNotifies: number | undefined;
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH);
@@ -157,6 +163,8 @@ async function run(
         }
       }
     };
+    const words = new Int32Array(bus.handle.buffer);
+    const signalled = Atomics.load(words, DATA_SIGNAL);
     // The fast path: a synchronous loop that only awaits when the ring is full.
     if (!latency) {
       for (let n = 0; n < count; n++) {
@@ -169,6 +177,7 @@ async function run(
         }
       }
     } else await produce((value) => void send(value), count, rate);
+    if (!latency) lastNotifies = ((Atomics.load(words, DATA_SIGNAL) - signalled) * 1000) / count;
     bus.close();
     return await Promise.all(reports);
   }
@@ -253,7 +262,9 @@ async function child(quick: boolean): Promise<void> {
         // The other transports have no codec: they send the same object, structured-cloned.
         if (transport !== "shared" && codec === "json") continue;
         const count = counts[transport][codec];
+        lastNotifies = undefined;
         const fast = await run(transport, codec, consumers, count, undefined);
+        const notifies = lastNotifies;
         const paced = await run(transport, codec, consumers, latencyCount, 1000);
         const rate = Math.min(...fast.map((r) => r.received / Math.max(1e-6, (r.lastAt - r.firstAt) / 1000)));
         const latencies = paced.flatMap((r) => r.latencies).sort((x, y) => x - y);
@@ -268,6 +279,7 @@ async function child(quick: boolean): Promise<void> {
           lost: fast.reduce((sum, r) => sum + count - r.received, 0),
           reported: fast.reduce((sum, r) => sum + r.missed, 0),
           lostAtRate: paced.reduce((sum, r) => sum + latencyCount - r.received, 0),
+          ...(notifies === undefined ? {} : { notifies }),
         };
         console.log(JSON.stringify(record));
         console.error(
@@ -338,6 +350,7 @@ async function main(argv: string[]): Promise<void> {
         lost: Math.max(...runs.map((cases) => cases[index].lost)),
         reported: Math.max(...runs.map((cases) => cases[index].reported)),
         lostAtRate: Math.max(...runs.map((cases) => cases[index].lostAtRate)),
+        ...(first.notifies === undefined ? {} : { notifies: pick("notifies") }),
       };
     });
     versions[name] = await version(name);
@@ -346,15 +359,15 @@ async function main(argv: string[]): Promise<void> {
     `1 producer -> N workers; median of ${processes} processes per runtime; events/s per consumer (slowest), ` +
     `latency at 1k/s in us, losses = most lost in any process (sent - received, summed over consumers; "reported" = missed)`,
     "",
-    "| runtime | transport | codec | workers | events/s | p50 | p95 | p99 | lost (reported) | lost at 1k/s |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| runtime | transport | codec | workers | events/s | p50 | p95 | p99 | lost (reported) | lost at 1k/s | notifies / 1k sends |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
   for (const [name, cases] of Object.entries(results)) {
     for (const c of cases) {
       lines.push(
         `| ${name} | ${c.transport} | ${c.codec} | ${c.workers} | ${fmt(c.rate)} | ${c.p50.toFixed(0)} | ${
           c.p95.toFixed(0)
-        } | ${c.p99.toFixed(0)} | ${c.lost} (${c.reported}) | ${c.lostAtRate} |`,
+        } | ${c.p99.toFixed(0)} | ${c.lost} (${c.reported}) | ${c.lostAtRate} | ${c.notifies?.toFixed(2) ?? ""} |`,
       );
     }
   }
