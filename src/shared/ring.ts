@@ -97,7 +97,11 @@ export const NOT_YET = 0;
 /** A later lap overwrote the value. */
 export const GONE = -1;
 
-/** A subscriber slot being set up: producers skip it until it is active. */
+/**
+ * A subscriber slot being set up: producers gate on it already (its cursor
+ * says where it will start), but it is not counted, released or closed
+ * until it is ACTIVE.
+ */
 const JOINING = 3;
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -311,13 +315,13 @@ export class SharedRing<T> {
    */
   #full(sequence: number): boolean {
     if (this.draining.length !== 0) this.#recordDrains();
-    const floor = this.#floor = this.floorAt(sequence);
+    const floor = this.#floor = this.floorAt(sequence, true);
     if (sequence - floor < this.capacity) {
       this.#watch.clear();
       return false;
     }
     if (this.#watch.releaseAfter === Infinity || !this.#releaseStale(sequence)) return true;
-    return sequence - (this.#floor = this.floorAt(sequence)) >= this.capacity;
+    return sequence - (this.#floor = this.floorAt(sequence, true)) >= this.capacity;
   }
 
   /** Publishes this thread's drains in progress; a publish that opens room must not start it again. */
@@ -335,17 +339,23 @@ export class SharedRing<T> {
   /**
    * The position of the slowest subscriber, read from every published
    * cursor, as seen from `sequence` (the tail); `sequence` if there is none.
-   * A cursor more than a ring behind counts as a ring behind.
+   * A cursor more than a ring behind counts as a ring behind. `gating`:
+   * for a producer, which must also respect subscribers still joining.
    */
-  floorAt(sequence: number): number {
+  floorAt(sequence: number, gating: boolean): number {
     const words = this.words;
     const high = Atomics.load(words, TABLE_HIGH);
     const low32 = sequence | 0;
     let behindMost = 0;
     for (let i = 0, entry = this.#tableWord; i < high; i++, entry += ENTRY_WORDS) {
-      if ((Atomics.load(words, entry + ENTRY_STATE) & 3) !== ACTIVE) continue;
+      const state = Atomics.load(words, entry + ENTRY_STATE) & 3;
+      if (state !== ACTIVE && (state !== JOINING || !gating)) continue;
       const behind = (low32 - Atomics.load(words, entry + ENTRY_CURSOR)) | 0;
-      if (behind > behindMost) behindMost = behind > this.capacity ? this.capacity : behind;
+      if (behind <= behindMost) continue;
+      // A JOINING slot's cursor may still be its last occupant's for an instant; the one it writes is never
+      // more than a ring behind, so a farther one is stale.
+      if (behind > this.capacity) behindMost = state === ACTIVE ? this.capacity : behindMost;
+      else behindMost = behind;
     }
     return sequence - behindMost;
   }
@@ -429,16 +439,15 @@ export class SharedRing<T> {
         ? Math.max(this.origin, tail - this.capacity)
         : Atomics.load(words, SUBSCRIBERS) === 0
         ? tail
-        : this.floorAt(tail);
+        : this.floorAt(tail, false);
       position = oldest;
       if (typeof from === "number") {
         if (from >= oldest) position = from;
         else gap = oldest - from;
       }
     }
+    // Still JOINING: producers gate on it already, but nothing else (release, close) touches it yet.
     Atomics.store(words, entry + ENTRY_CURSOR, position | 0);
-    Atomics.store(words, entry + ENTRY_STATE, state);
-    Atomics.add(words, SUBSCRIBERS, 1);
     // Under the gated policies, make every producer read the cursors again before its next claim. Claims made
     // before that are below the tail it returns and overwrite at most `tail - 1 - capacity`; none after passes us.
     if (this.policy !== DROP_OLDEST) tail = this.#flagRescan();
@@ -449,6 +458,10 @@ export class SharedRing<T> {
       position = tail - this.capacity;
     }
     Atomics.store(words, entry + ENTRY_CURSOR, position | 0);
+    // Counted once its position is final: a thread that sees it in `subscriberCount` knows it sees every value
+    // sent after. Counted before it is ACTIVE, as whatever ends an ACTIVE subscriber uncounts it.
+    Atomics.add(words, SUBSCRIBERS, 1);
+    Atomics.store(words, entry + ENTRY_STATE, state);
     return { index, state, position, gap };
   }
 
