@@ -97,7 +97,8 @@ export const ENTRY_WORDS = ENTRY_BYTES / 4;
 export const ENTRY_STATE = 0;
 export const ENTRY_CURSOR = 1;
 
-/** Subscriber slot status, the low 2 bits of its state word; the rest is a generation. */
+/** Subscriber slot status, the low 3 bits of its state word; the rest is a generation. */
+export const STATUS = 7;
 export const FREE = 0;
 export const ACTIVE = 1;
 /** Released by a producer as presumed dead; freed by its reader if it turns out alive. */

@@ -82,6 +82,7 @@ import {
   SLOT_HEADER,
   slotsByte,
   slotStride,
+  STATUS,
   SUBSCRIBERS,
   TABLE_BYTE,
   TABLE_HIGH,
@@ -97,12 +98,13 @@ export const NOT_YET = 0;
 /** A later lap overwrote the value. */
 export const GONE = -1;
 
+/** A subscriber slot taken by a joiner that has not written its cursor yet: everyone skips it. */
+const CLAIMED = 4;
 /**
- * A subscriber slot being set up: producers gate on it already (its cursor
- * says where it will start), but it is not counted, released or closed
- * until it is ACTIVE.
+ * A subscriber slot being set up, its cursor written: producers gate on it
+ * already, but it is not counted, released or closed until it is ACTIVE.
  */
-const JOINING = 3;
+const JOINING = 5;
 
 const RESOLVED: Promise<void> = Promise.resolve();
 const ONE = BigInt(1);
@@ -348,14 +350,10 @@ export class SharedRing<T> {
     const low32 = sequence | 0;
     let behindMost = 0;
     for (let i = 0, entry = this.#tableWord; i < high; i++, entry += ENTRY_WORDS) {
-      const state = Atomics.load(words, entry + ENTRY_STATE) & 3;
+      const state = Atomics.load(words, entry + ENTRY_STATE) & STATUS;
       if (state !== ACTIVE && (state !== JOINING || !gating)) continue;
       const behind = (low32 - Atomics.load(words, entry + ENTRY_CURSOR)) | 0;
-      if (behind <= behindMost) continue;
-      // A JOINING slot's cursor may still be its last occupant's for an instant; the one it writes is never
-      // more than a ring behind, so a farther one is stale.
-      if (behind > this.capacity) behindMost = state === ACTIVE ? this.capacity : behindMost;
-      else behindMost = behind;
+      if (behind > behindMost) behindMost = behind > this.capacity ? this.capacity : behind;
     }
     return sequence - behindMost;
   }
@@ -369,11 +367,11 @@ export class SharedRing<T> {
     let released = false;
     for (let i = 0, entry = this.#tableWord; i < high; i++, entry += ENTRY_WORDS) {
       const state = Atomics.load(words, entry + ENTRY_STATE);
-      if ((state & 3) !== ACTIVE) continue;
+      if ((state & STATUS) !== ACTIVE) continue;
       const cursor = Atomics.load(words, entry + ENTRY_CURSOR);
       if (((low32 - cursor) | 0) < this.capacity) continue; // not holding the ring
       if (!this.#watch.stale(i, state, cursor, now)) continue;
-      if (Atomics.compareExchange(words, entry + ENTRY_STATE, state, (state & ~3) | RELEASED_SLOT) === state) {
+      if (Atomics.compareExchange(words, entry + ENTRY_STATE, state, (state & ~STATUS) | RELEASED_SLOT) === state) {
         Atomics.sub(words, SUBSCRIBERS, 1);
         Atomics.add(this.counters, RELEASED, ONE);
         released = true;
@@ -428,7 +426,8 @@ export class SharedRing<T> {
     const words = this.words;
     const index = this.#takeEntry();
     const entry = this.#tableWord + index * ENTRY_WORDS;
-    const state = ((Atomics.load(words, entry + ENTRY_STATE) >>> 2) << 2) | ACTIVE;
+    const generation = Atomics.load(words, entry + ENTRY_STATE) & ~STATUS;
+    const state = generation | ACTIVE;
     this.#recordDrains();
     let tail = this.tail();
     let position = tail;
@@ -446,8 +445,9 @@ export class SharedRing<T> {
         else gap = oldest - from;
       }
     }
-    // Still JOINING: producers gate on it already, but nothing else (release, close) touches it yet.
+    // JOINING from here: producers gate on it already, but nothing else (release, close) touches it yet.
     Atomics.store(words, entry + ENTRY_CURSOR, position | 0);
+    Atomics.store(words, entry + ENTRY_STATE, generation | JOINING);
     // Under the gated policies, make every producer read the cursors again before its next claim. Claims made
     // before that are below the tail it returns and overwrite at most `tail - 1 - capacity`; none after passes us.
     if (this.policy !== DROP_OLDEST) tail = this.#flagRescan();
@@ -483,9 +483,9 @@ export class SharedRing<T> {
     for (const wanted of [FREE, RELEASED_SLOT]) {
       for (let i = 0, entry = this.#tableWord; i < this.subscriberSlots; i++, entry += ENTRY_WORDS) {
         const state = Atomics.load(words, entry + ENTRY_STATE);
-        if ((state & 3) !== wanted) continue;
-        const joining = ((((state >>> 2) + 1) & 0x3fffffff) << 2) | JOINING;
-        if (Atomics.compareExchange(words, entry + ENTRY_STATE, state, joining) !== state) continue;
+        if ((state & STATUS) !== wanted) continue;
+        const claimed = ((((state >>> 3) + 1) & 0x1fffffff) << 3) | CLAIMED;
+        if (Atomics.compareExchange(words, entry + ENTRY_STATE, state, claimed) !== state) continue;
         for (let high = Atomics.load(words, TABLE_HIGH); high < i + 1; high = Atomics.load(words, TABLE_HIGH)) {
           Atomics.compareExchange(words, TABLE_HIGH, high, i + 1);
         }
@@ -511,10 +511,10 @@ export class SharedRing<T> {
   leave(index: number, state: number): void {
     const words = this.words;
     const entry = this.#tableWord + index * ENTRY_WORDS;
-    const free = (state & ~3) | FREE;
+    const free = (state & ~STATUS) | FREE;
     if (Atomics.compareExchange(words, entry + ENTRY_STATE, state, free) === state) {
       Atomics.sub(words, SUBSCRIBERS, 1);
-    } else Atomics.compareExchange(words, entry + ENTRY_STATE, (state & ~3) | RELEASED_SLOT, free);
+    } else Atomics.compareExchange(words, entry + ENTRY_STATE, (state & ~STATUS) | RELEASED_SLOT, free);
     wake(words, PRODUCERS_PARKED, ROOM_SIGNAL);
     this.moved();
   }
@@ -559,8 +559,8 @@ export class SharedRing<T> {
     const high = Atomics.load(words, TABLE_HIGH);
     for (let i = 0, entry = this.#tableWord; i < high; i++, entry += ENTRY_WORDS) {
       const state = Atomics.load(words, entry + ENTRY_STATE);
-      if ((state & 3) !== ACTIVE || Atomics.load(words, entry + ENTRY_CURSOR) !== (tail | 0)) continue;
-      if (Atomics.compareExchange(words, entry + ENTRY_STATE, state, (state & ~3) | FREE) === state) {
+      if ((state & STATUS) !== ACTIVE || Atomics.load(words, entry + ENTRY_CURSOR) !== (tail | 0)) continue;
+      if (Atomics.compareExchange(words, entry + ENTRY_STATE, state, (state & ~STATUS) | FREE) === state) {
         Atomics.sub(words, SUBSCRIBERS, 1);
       }
     }
