@@ -29,6 +29,8 @@
 
 /** How long one parked wait lasts before it looks again (ms). */
 export const PARK_TIMEOUT = 500;
+/** How often a parked wait looks where `Atomics.waitAsync` is missing (ms). */
+const POLL_WITHOUT_WAIT_ASYNC = 4;
 
 type WaitAsyncResult = { async: false; value: string } | { async: true; value: Promise<string> };
 const waitAsync = (Atomics as unknown as {
@@ -98,10 +100,10 @@ export class Sleeper {
     const words = this.#words;
     Atomics.add(words, this.#parked, 1);
     const seen = Atomics.load(words, this.#signal);
-    // The timer keeps the thread alive while it waits, and bounds a lost wake-up.
-    this.#timer = setTimeout(this.#fire, this.#timeout);
-    if (this.#inFlight) return; // it wakes on any notify of this word, whatever value it was started with
-    if (waitAsync === undefined) return; // no waitAsync (older browsers): the timer polls
+    // The timer keeps the thread alive while it waits, and bounds a lost wake-up. Without waitAsync (browsers
+    // that lack it) it is all there is, so it polls often.
+    this.#timer = setTimeout(this.#fire, waitAsync === undefined ? POLL_WITHOUT_WAIT_ASYNC : this.#timeout);
+    if (this.#inFlight || waitAsync === undefined) return; // one in flight wakes on any notify of this word
     const result = waitAsync(words, this.#signal, seen, this.#timeout);
     if (result.async) {
       this.#inFlight = true;
