@@ -20,7 +20,7 @@ import {
   type Subscriber,
 } from "../mod.ts";
 import { startSharedSequenceAt } from "../src/shared/bus.ts";
-import { DATA_SIGNAL, READERS_PARKED } from "../src/shared/layout.ts";
+import { DATA_SIGNAL, READERS_ASLEEP } from "../src/shared/layout.ts";
 import { PARK_TIMEOUT } from "../src/shared/wake.ts";
 import { take } from "./_read.ts";
 import { watchdog } from "./_threads.ts";
@@ -358,8 +358,8 @@ describe("SharedBus wake-ups", () => {
     const sub = bus.subscribe();
     const got = sub.recv();
     await sleep(5);
-    assert.equal(Atomics.load(words, READERS_PARKED), 1, "the reader counts itself asleep");
-    Atomics.store(words, READERS_PARKED, 0); // the producer will not see it: no notify
+    assert.equal(Atomics.load(words, READERS_ASLEEP), 1, "the reader flags itself asleep");
+    Atomics.store(words, READERS_ASLEEP, 0); // the producer will not see it: no notify
     const signal = Atomics.load(words, DATA_SIGNAL);
     other.send(7);
     assert.equal(Atomics.load(words, DATA_SIGNAL), signal, "no notify went out");

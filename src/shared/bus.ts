@@ -19,7 +19,7 @@ import type { BusStats } from "../stats.ts";
 import { createSubscriber, type Subscriber } from "../subscriber.ts";
 import { resolveCodec, type SharedCodec } from "./codec.ts";
 import { SharedCursor } from "./cursor.ts";
-import { BLOCKED, DATA_SIGNAL, DISCARDED, DROPPED, READERS_PARKED, RELEASED, S_POLICY } from "./layout.ts";
+import { BLOCKED, DATA_SIGNAL, DISCARDED, DROPPED, READERS_ASLEEP, RELEASED, S_POLICY } from "./layout.ts";
 import { allocate, checkHandle, type SharedBusHandle, startAt } from "./memory.ts";
 import { resolveSharedBusOptions, type SharedBusOptions } from "./options.ts";
 import { SharedRing } from "./ring.ts";
@@ -423,7 +423,7 @@ export class SharedBus<T> {
     }
     const ring = this.#ring;
     const deadline = performance.now() + timeout;
-    sleepSync(ring.words, READERS_PARKED, DATA_SIGNAL, () => cursor.poll() !== PENDING, deadline);
+    sleepSync(ring.words, READERS_ASLEEP, DATA_SIGNAL, () => cursor.poll() !== PENDING, deadline);
     return cursor.poll() !== ENDED;
   }
 

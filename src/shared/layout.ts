@@ -10,8 +10,8 @@
  * bytes 64..127    HEAD: the next sequence number to claim, with the closed and rescan flags
  * bytes 128..191   EPOCH (how many 2^29-blocks of sequence numbers are complete), SUBSCRIBERS,
  *                  TABLE_HIGH (one past the highest subscriber slot taken)
- * bytes 192..255   READERS_PARKED, DATA_SIGNAL: readers asleep, and the word they sleep on
- * bytes 256..319   PRODUCERS_PARKED, ROOM_SIGNAL: producers waiting for room, and their word
+ * bytes 192..255   READERS_ASLEEP, DATA_SIGNAL: whether readers may be asleep, and the word they sleep on
+ * bytes 256..319   PRODUCERS_ASLEEP, ROOM_SIGNAL: the same for producers waiting for room
  * bytes 320..383   counters as 64-bit integers: dropped, discarded, blocked, released
  * then             one 64-byte line per subscriber slot: state (generation and status), cursor
  * then             `capacity` slots of SLOT_HEADER + slotBytes bytes each
@@ -77,9 +77,10 @@ export const EPOCH = 32;
 export const SUBSCRIBERS = 33;
 /** One past the highest subscriber slot ever taken, so producers scan no further. */
 export const TABLE_HIGH = 34;
-export const READERS_PARKED = 48;
+/** Flags, not counts: set by a sleeper, cleared by the waker that notifies (see `wake.ts`). */
+export const READERS_ASLEEP = 48;
 export const DATA_SIGNAL = 49;
-export const PRODUCERS_PARKED = 64;
+export const PRODUCERS_ASLEEP = 64;
 export const ROOM_SIGNAL = 65;
 
 /** Counters (BigInt64 indices), 64-bit so they never wrap. */

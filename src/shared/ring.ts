@@ -64,8 +64,8 @@ import {
   headWord,
   lapDistance,
   mark,
-  PRODUCERS_PARKED,
-  READERS_PARKED,
+  PRODUCERS_ASLEEP,
+  READERS_ASLEEP,
   RELEASED,
   RELEASED_SLOT,
   RESCAN_FLAG,
@@ -198,9 +198,9 @@ export class SharedRing<T> {
     const geometry = { capacity: this.capacity, slotBytes: this.slotBytes, subscriberSlots: this.subscriberSlots };
     this.#slotsByte = slotsByte(geometry);
     this.#stride = slotStride(this.slotBytes);
-    this.readers = new Sleeper(words, READERS_PARKED, DATA_SIGNAL, () => this.wakeParked());
+    this.readers = new Sleeper(words, READERS_ASLEEP, DATA_SIGNAL, () => this.wakeParked());
     const roomTimeout = Math.max(1, Math.min(PARK_TIMEOUT, releaseAfter < 0 ? PARK_TIMEOUT : releaseAfter / 4));
-    this.#producers = new Sleeper(words, PRODUCERS_PARKED, ROOM_SIGNAL, () => this.#lookForRoom(), roomTimeout);
+    this.#producers = new Sleeper(words, PRODUCERS_ASLEEP, ROOM_SIGNAL, () => this.#lookForRoom(), roomTimeout);
   }
 
   /** The next sequence number to be claimed: the count of values sent. */
@@ -296,7 +296,7 @@ export class SharedRing<T> {
     }
     Atomics.store(words, markIndex, mark(sequence));
     if (this.parked.length !== 0) this.wakeParked();
-    wake(words, READERS_PARKED, DATA_SIGNAL);
+    wake(words, READERS_ASLEEP, DATA_SIGNAL);
   }
 
   /** The previous lap of this slot is still being written by a stopped producer: wait for it to commit. */
@@ -502,7 +502,7 @@ export class SharedRing<T> {
     const words = this.words;
     const entry = this.#tableWord + index * ENTRY_WORDS;
     Atomics.store(words, entry + ENTRY_CURSOR, position | 0);
-    wake(words, PRODUCERS_PARKED, ROOM_SIGNAL);
+    wake(words, PRODUCERS_ASLEEP, ROOM_SIGNAL);
     if (this.#openReady !== undefined) this.moved();
     return Atomics.load(words, entry + ENTRY_STATE) === state;
   }
@@ -515,7 +515,7 @@ export class SharedRing<T> {
     if (Atomics.compareExchange(words, entry + ENTRY_STATE, state, free) === state) {
       Atomics.sub(words, SUBSCRIBERS, 1);
     } else Atomics.compareExchange(words, entry + ENTRY_STATE, (state & ~STATUS) | RELEASED_SLOT, free);
-    wake(words, PRODUCERS_PARKED, ROOM_SIGNAL);
+    wake(words, PRODUCERS_ASLEEP, ROOM_SIGNAL);
     this.moved();
   }
 

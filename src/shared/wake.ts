@@ -1,20 +1,23 @@
 /**
  * Wake-ups across threads: a thread that has nothing to do sleeps on a
  * shared signal word, and whoever changes what it waits for bumps the word
- * and notifies, but only when someone is asleep.
+ * and notifies, but only when someone may be asleep.
  *
- * The protocol, for a signal word `SIGNAL` and a count `PARKED`:
+ * The protocol, for a signal word `SIGNAL` and a flag `ASLEEP`:
  *
- * - sleeper: add 1 to `PARKED`, read `SIGNAL`, look once more at what it
- *   waits for, then wait while `SIGNAL` still holds what it read;
- * - waker: change what the sleeper waits for, read `PARKED`, and only if it
- *   is not 0, add 1 to `SIGNAL` and notify.
+ * - sleeper: set `ASLEEP`, read `SIGNAL`, look once more at what it waits
+ *   for, then wait while `SIGNAL` still holds what it read;
+ * - waker: change what the sleeper waits for, and only if `ASLEEP` is set,
+ *   clear it, bump `SIGNAL` and notify every sleeper.
  *
  * Every access is sequentially consistent, so either the sleeper's last look
- * sees the change, or the waker sees the sleeper counted and bumps a word the
- * sleeper is about to wait on (which then returns at once) or already waits
- * on (which wakes). Each sleep also has a timeout, so a lost wake-up (an
- * engine bug, a thread that died holding a count) can only delay, never hang.
+ * sees the change, or the waker sees the flag and bumps a word the sleeper
+ * is about to wait on (which then returns at once) or already waits on
+ * (which wakes). Clearing the flag makes it one notify per round of sleep,
+ * not one per change while the sleepers are waking (a count of sleepers cost
+ * a notify per send at saturation), and a thread that died asleep costs one
+ * wasted notify, not one per send. Each sleep also has a timeout, so a lost
+ * wake-up (an engine bug) can only delay, never hang.
  *
  * {@linkcode Sleeper} is the asynchronous side, one per thread and signal:
  * it multiplexes every local waiter onto one `Atomics.waitAsync`, and keeps
@@ -37,9 +40,9 @@ const waitAsync = (Atomics as unknown as {
   waitAsync?: (array: Int32Array, index: number, value: number, timeout?: number) => WaitAsyncResult;
 }).waitAsync;
 
-/** Bumps `signal` and notifies its sleepers, if `parked` says there are any. */
-export function wake(words: Int32Array, parked: number, signal: number): void {
-  if (Atomics.load(words, parked) !== 0) {
+/** Bumps `signal` and notifies its sleepers, if `asleep` says some may be there. */
+export function wake(words: Int32Array, asleep: number, signal: number): void {
+  if (Atomics.load(words, asleep) !== 0 && Atomics.exchange(words, asleep, 0) !== 0) {
     Atomics.add(words, signal, 1);
     Atomics.notify(words, signal);
   }
@@ -58,7 +61,7 @@ export function wakeAll(words: Int32Array, signal: number): void {
  */
 export class Sleeper {
   readonly #words: Int32Array;
-  readonly #parked: number;
+  readonly #asleep: number;
   readonly #signal: number;
   readonly #onWake: () => void;
   readonly #timeout: number;
@@ -77,28 +80,28 @@ export class Sleeper {
     this.#fire();
   };
 
-  constructor(words: Int32Array, parked: number, signal: number, onWake: () => void, timeout = PARK_TIMEOUT) {
+  constructor(words: Int32Array, asleep: number, signal: number, onWake: () => void, timeout = PARK_TIMEOUT) {
     this.#words = words;
-    this.#parked = parked;
+    this.#asleep = asleep;
     this.#signal = signal;
     this.#onWake = onWake;
     this.#timeout = timeout;
   }
 
-  /** Whether this thread is counted as asleep on the signal. */
+  /** Whether this thread waits on the signal. */
   get wanted(): boolean {
     return this.#wanted;
   }
 
   /**
-   * Counts this thread as asleep and starts waiting. The caller must look
+   * Flags this thread as asleep and starts waiting. The caller must look
    * once more at what it waits for after this returns; see the module doc.
    */
   want(): void {
     if (this.#wanted) return;
     this.#wanted = true;
     const words = this.#words;
-    Atomics.add(words, this.#parked, 1);
+    Atomics.store(words, this.#asleep, 1);
     const seen = Atomics.load(words, this.#signal);
     // The timer keeps the thread alive while it waits, and bounds a lost wake-up. Without waitAsync (browsers
     // that lack it) it is all there is, so it polls often.
@@ -111,11 +114,13 @@ export class Sleeper {
     } else queueMicrotask(this.#fire); // the signal moved already
   }
 
-  /** Stops counting this thread as asleep; a pending `waitAsync` is left to settle on its own. */
+  /**
+   * Stops waiting. The flag stays (a waker clears it, at the cost of one
+   * notify); a pending `waitAsync` is left to settle on its own.
+   */
   stop(): void {
     if (!this.#wanted) return;
     this.#wanted = false;
-    Atomics.sub(this.#words, this.#parked, 1);
     clearTimeout(this.#timer);
     this.#timer = undefined;
   }
@@ -143,7 +148,7 @@ export function canBlock(): boolean {
  */
 export function sleepSync(
   words: Int32Array,
-  parked: number,
+  asleep: number,
   signal: number,
   ready: () => boolean,
   deadline: number,
@@ -155,13 +160,9 @@ export function sleepSync(
     if (ready()) return true;
     const left = deadline - performance.now();
     if (left <= 0) return false;
-    Atomics.add(words, parked, 1);
+    Atomics.store(words, asleep, 1);
     const seen = Atomics.load(words, signal);
-    try {
-      if (ready()) return true;
-      Atomics.wait(words, signal, seen, Math.min(left, PARK_TIMEOUT));
-    } finally {
-      Atomics.sub(words, parked, 1);
-    }
+    if (ready()) return true;
+    Atomics.wait(words, signal, seen, Math.min(left, PARK_TIMEOUT));
   }
 }
