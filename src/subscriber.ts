@@ -138,7 +138,8 @@ export class Subscriber<T> implements AsyncIterable<T> {
    * a bus accepts gets the next number, from 0 ({@linkcode BusStats.sent} is
    * the next to be given). After a read, the value read was number
    * `position - 1`, including inside a `drain` callback. Pass a number back
-   * to `subscribe({ from })` to resume where a reader left off.
+   * to `subscribe({ from })` to resume where a reader left off. Like
+   * `missed`, it moves past a gap only when a read discovers the gap.
    *
    * @example Numbering values for a client
    * ```ts
