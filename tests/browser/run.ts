@@ -16,6 +16,8 @@
  *    playwright-core, prints every failure with its test name and message and
  *    every skip with its reason, and exits non-zero on any failure, on an error
  *    no test caught, or when the watchdog fires.
+ * 5. Opens the import-map example from README.md's "Browsers" section, with the
+ *    library bundled to the path its import map names, and checks what it logs.
  *
  * Without Chromium it prints a loud skip and exits 0, except under `CI=true`,
  * where a missing browser is a failure.
@@ -23,7 +25,7 @@
  * @module
  */
 
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { isBuiltin } from "node:module";
@@ -135,26 +137,34 @@ async function bundle(files: string[]): Promise<Map<string, Uint8Array>> {
   return new Map(result.outputFiles.map((file) => [file.path.slice(outdir.length), file.contents]));
 }
 
-/** Step 3: the page and its scripts on loopback, every response cross-origin isolated. */
-function servePage(assets: Map<string, Uint8Array>, files: string[]): Promise<{ server: Server; url: string }> {
+/** A response body and its content type, by path. */
+type Routes = Map<string, Route>;
+type Route = { type: string; body: string | Uint8Array };
+
+/** The test page, its file list and its scripts. */
+function suiteRoutes(assets: Map<string, Uint8Array>, files: string[]): Routes {
+  const html = `<!doctype html><meta charset="utf-8"><title>@ron/bus tests</title>
+<script type="module" src="/page.js"></script>`;
+  const list = files.map((file) => ({ file, url: `/tests/${file.replace(/\.ts$/, ".js")}` }));
+  return new Map<string, Route>([
+    ["/", { type: "text/html", body: html }],
+    ["/files.json", { type: "application/json", body: JSON.stringify(list) }],
+    ["/favicon.ico", { type: "image/x-icon", body: "" }],
+    ...[...assets].map(([path, body]): [string, Route] => [path, { type: "text/javascript", body }]),
+  ]);
+}
+
+/** Step 3: pages and scripts on loopback, every response cross-origin isolated. */
+function serve(routes: Routes): Promise<{ server: Server; url: string }> {
   const isolation = {
     "cross-origin-opener-policy": "same-origin",
     "cross-origin-embedder-policy": "require-corp",
     "cross-origin-resource-policy": "same-origin",
     "cache-control": "no-store",
   };
-  const html = `<!doctype html><meta charset="utf-8"><title>@ron/bus tests</title>
-<script type="module" src="/page.js"></script>`;
-  const list = JSON.stringify(files.map((file) => ({ file, url: `/tests/${file.replace(/\.ts$/, ".js")}` })));
   const server = createServer((request, response) => {
-    const path = new URL(request.url ?? "/", "http://127.0.0.1").pathname;
-    const asset = assets.get(path);
-    if (path === "/") response.writeHead(200, { ...isolation, "content-type": "text/html" }).end(html);
-    else if (path === "/files.json") {
-      response.writeHead(200, { ...isolation, "content-type": "application/json" }).end(list);
-    } else if (asset !== undefined) {
-      response.writeHead(200, { ...isolation, "content-type": "text/javascript" }).end(asset);
-    } else if (path === "/favicon.ico") response.writeHead(204, isolation).end();
+    const route = routes.get(new URL(request.url ?? "/", "http://127.0.0.1").pathname);
+    if (route !== undefined) response.writeHead(200, { ...isolation, "content-type": route.type }).end(route.body);
     else response.writeHead(404, isolation).end();
   });
   return new Promise((resolve) => {
@@ -163,6 +173,53 @@ function servePage(assets: Map<string, Uint8Array>, files: string[]): Promise<{ 
       resolve({ server, url: `http://127.0.0.1:${port}/` });
     });
   });
+}
+
+/**
+ * The README's import-map example, from its "Browsers" section, as a page, with the library bundled to one module at
+ * the path its import map names, and what its `console.log(...); // text` line says it logs.
+ */
+async function readmeExample(): Promise<{ routes: Routes; expected: string }> {
+  const section = readFileSync(`${root}README.md`, "utf8").split(/^## /m).find((text) => text.startsWith("Browsers"));
+  const html = section?.match(/```html\n([\s\S]*?)```/)?.[1];
+  const map = html?.match(/<script type="importmap">([\s\S]*?)<\/script>/)?.[1];
+  const expected = html?.match(/console\.log\(.*\);\s*\/\/\s*(.+)$/m)?.[1].trim();
+  if (html === undefined || map === undefined || expected === undefined) {
+    throw new Error('README.md has no "## Browsers" html example with an import map and a `console.log(...); // text`');
+  }
+  const path: string = JSON.parse(map).imports["@ron/bus"];
+  const library = await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: ["mod.ts"],
+    bundle: true,
+    format: "esm",
+    minify: true,
+    write: false,
+    logLevel: "warning",
+  });
+  return {
+    routes: new Map<string, Route>([
+      ["/readme.html", { type: "text/html", body: `<!doctype html><meta charset="utf-8">\n${html}` }],
+      [path, { type: "text/javascript", body: library.outputFiles[0].contents }],
+    ]),
+    expected,
+  };
+}
+
+/** Opens the README's example and returns what it logged (or threw) within ten seconds. */
+async function runReadmeExample(browser: Browser, url: string): Promise<string> {
+  const page = await browser.newPage();
+  try {
+    const logged = new Promise<string>((resolve) => {
+      page.on("console", (message) => message.type() === "log" && resolve(message.text()));
+      page.on("pageerror", (error) => resolve(`an error: ${error.message}`));
+      setTimeout(() => resolve("nothing within 10 s"), 10_000).unref();
+    });
+    await page.goto(`${url}readme.html`);
+    return await logged;
+  } finally {
+    await page.close();
+  }
 }
 
 /** What the run saw, for the summary and the exit code. */
@@ -262,9 +319,10 @@ async function main(): Promise<number> {
   console.log(`browser: ${files.length} test files run in Chromium: ${files.join(", ")}`);
   for (const { file, leftOut } of candidates) if (leftOut !== undefined) console.log(`  left out ${file}: ${leftOut}`);
   const assets = await bundle(files);
+  const readme = await readmeExample();
   console.log(`  selected and bundled in ${seconds(started)}`);
 
-  const { server, url } = await servePage(assets, files);
+  const { server, url } = await serve(new Map([...suiteRoutes(assets, files), ...readme.routes]));
   started = performance.now();
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
   console.log(`  Chromium ${browser.version()} started in ${seconds(started)}, page at ${url}`);
@@ -272,6 +330,13 @@ async function main(): Promise<number> {
   const tally: Tally = { passed: 0, failed: [], skipped: 0, todo: 0, isolated: undefined };
   try {
     await drive(browser, url, tally);
+    const logged = await runReadmeExample(browser, url);
+    if (logged === readme.expected) {
+      tally.passed++;
+      console.log(`  README.md's Browsers example (import map): logged "${logged}"`);
+    } else {
+      tally.failed.push(`README.md's Browsers example (import map) logged "${logged}", not "${readme.expected}"`);
+    }
   } catch (error) {
     tally.failed.push(error instanceof Error ? error.message : String(error));
     console.log(`\n  ✖ ${error instanceof Error ? error.message : error}\n`);
