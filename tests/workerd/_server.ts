@@ -53,6 +53,9 @@ const config :Workerd.Config = (
 const bus :Workerd.Worker = (
   modules = [(name = "worker.js", esModule = embed "worker.js")],
   compatibilityDate = "${date}",
+  durableObjectNamespaces = [(className = "Hub", uniqueKey = "ron-bus-test-hub")],
+  durableObjectStorage = (inMemory = void),
+  bindings = [(name = "HUB", durableObjectNamespace = "Hub")],
 );
 `;
 

@@ -101,8 +101,29 @@ describe("workerd", { skip: missing }, () => {
     }
   });
 
+  it("a Bus in a Durable Object serves every request routed to that object, and outlives the client that started it", async () => {
+    const objectStats = async () => await (await fetch(`${server.url}object/stats`)).json();
+    const logged = server.log().length;
+    const first = (await fetch(`${server.url}object`)).body!.pipeThrough(new TextDecoderStream()).getReader();
+    const second = (await fetch(`${server.url}object`)).body!.pipeThrough(new TextDecoderStream()).getReader();
+    try {
+      const [a, b] = [await take(first, 4), await take(second, 4)];
+      for (const ticks of [a, b]) assert.deepEqual(ticks, [0, 1, 2, 3].map((i) => ticks[0] + i), "consecutive ticks");
+      assert.equal((await objectStats()).subscribers, 2);
+      // The client whose request started the clock leaves; the object, its clock and the other client go on.
+      await first.cancel();
+      for (let i = 0; i < 100 && (await objectStats()).subscribers !== 1; i++) await sleep(20);
+      assert.equal((await objectStats()).subscribers, 1, "the client that left unsubscribed");
+      const later = await take(second, 3);
+      assert.deepEqual(later, [0, 1, 2].map((i) => later[0] + i));
+      assert.doesNotMatch(server.log().slice(logged), /different request context|hung/);
+    } finally {
+      await Promise.all([first.cancel(), second.cancel()]);
+    }
+  });
+
   it("a timer started in a request stops when that request ends, so a module-scope producer dies with it", async () => {
-    // The previous test's first client, which started the clock, has left.
+    // The module-scope test's first client, whose request started the clock, has left.
     let before = await sent();
     for (let i = 0; i < 50; i++) {
       await sleep(100);

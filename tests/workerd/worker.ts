@@ -11,6 +11,9 @@
  *   The first client gets the ticks; a second client's subscriber parks on a
  *   promise made in its own request, which only the first request's clock
  *   could resolve, and workerd does not let one request settle another's.
+ * - `/object`: the same clock in a Durable Object, the Workers way to share
+ *   state between requests: every request routed to the object runs in its
+ *   context, so every client gets the ticks.
  *
  * @module
  */
@@ -51,14 +54,40 @@ function moduleScope(): Response {
   return new Response(clock.subscribe().readable.pipeThrough(lines()));
 }
 
-export default {
+/**
+ * The Workers way to share one bus between requests: a Durable Object. Every
+ * request routed to one object runs in that object's context, so the clock it
+ * starts serves every client.
+ */
+export class Hub {
+  #clock: Bus<number> | undefined;
+
   fetch(request: Request): Response {
+    if (new URL(request.url).pathname === "/object/stats") return Response.json(this.#clock?.stats() ?? null);
+    if (this.#clock === undefined) {
+      const bus = this.#clock = new Bus<number>({ capacity: 64 });
+      let tick = 0;
+      setInterval(() => bus.send(tick++), 10);
+    }
+    return new Response(this.#clock.subscribe().readable.pipeThrough(lines()));
+  }
+}
+
+interface Env {
+  HUB: { idFromName(name: string): unknown; get(id: unknown): { fetch(request: Request): Promise<Response> } };
+}
+
+export default {
+  fetch(request: Request, env: Env): Response | Promise<Response> {
     const url = new URL(request.url);
     switch (url.pathname) {
       case "/per-request":
         return perRequest(Number(url.searchParams.get("count")));
       case "/module":
         return moduleScope();
+      case "/object":
+      case "/object/stats":
+        return env.HUB.get(env.HUB.idFromName("clock")).fetch(request);
       case "/module/stats":
         return Response.json(clock?.stats() ?? null);
       case "/ready":
