@@ -2,7 +2,7 @@
  * The test page's script: checks that the page is cross-origin isolated,
  * then imports each bundled test file in turn, runs what it declared, and
  * hands every event to the driver through `__report`, a function that
- * `run.ts` exposes to the page. Errors no test caught are reported too.
+ * `run.ts` exposes to the page. The driver catches errors no test caught.
  *
  * @module
  */
@@ -14,23 +14,15 @@ export type PageMessage =
   | TestEvent
   | { type: "page"; crossOriginIsolated: boolean; sharedArrayBuffer: boolean; userAgent: string }
   | { type: "file"; file: string }
-  | { type: "uncaught"; error: string }
   | { type: "done" };
 
 const page = globalThis as unknown as {
   __report(message: PageMessage): Promise<void>;
   crossOriginIsolated?: boolean;
   navigator: { userAgent: string };
-  addEventListener(type: string, listener: (event: { error?: unknown; reason?: unknown }) => void): void;
 };
 
 const report = (message: PageMessage): Promise<void> => page.__report(message);
-
-page.addEventListener("error", (event) => void report({ type: "uncaught", error: describeError(event.error) }));
-page.addEventListener(
-  "unhandledrejection",
-  (event) => void report({ type: "uncaught", error: describeError(event.reason) }),
-);
 
 await report({
   type: "page",

@@ -7,7 +7,7 @@
  *    out, and the run says which module, through which file.
  * 2. Bundles them with esbuild for the browser, one entry per file, mapping
  *    `node:test` to `test_shim.ts` and `node:assert/strict` to the `assert`
- *    package.
+ *    package (`assert_strict.ts`).
  * 3. Serves the page on 127.0.0.1 with the cross-origin isolation headers
  *    (COOP `same-origin`, COEP `require-corp`) and fails unless the page sees
  *    `crossOriginIsolated`, so `SharedArrayBuffer` is there for the tests that
@@ -26,6 +26,7 @@
  */
 
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { isBuiltin } from "node:module";
@@ -125,12 +126,17 @@ async function bundle(files: string[]): Promise<Map<string, Uint8Array>> {
     write: false,
     outdir,
     chunkNames: "chunks/[name]-[hash]",
-    inject: [`${here}/process_shim.ts`],
     logLevel: "warning",
     plugins: [{
       name: "node-test-in-the-browser",
       setup(build) {
         build.onResolve({ filter: /^node:/ }, ({ path }) => path in SHIMS ? { path: SHIMS[path] } : undefined);
+        // The assert package and its util dependency expect the `process` browserify gave them; they read only
+        // `process.env.NODE_DEBUG`, and `process.stderr` where it exists. A local one, so no test sees a `process`.
+        build.onLoad({ filter: /[\\/]node_modules[\\/](assert|util)[\\/].*\.js$/ }, async ({ path }) => ({
+          contents: `var process = { env: {} };\n${await readFile(path, "utf8")}`,
+          loader: "js",
+        }));
       },
     }],
   });
@@ -263,7 +269,10 @@ async function drive(browser: Browser, url: string, tally: Tally): Promise<void>
         break;
       case "pass":
         if (message.todo !== undefined) tally.todo++;
-        else [tally.passed++, fileCounts.passed++];
+        else {
+          tally.passed++;
+          fileCounts.passed++;
+        }
         break;
       case "fail":
         if (message.todo !== undefined) {
@@ -275,12 +284,9 @@ async function drive(browser: Browser, url: string, tally: Tally): Promise<void>
         console.log(`\n  ✖ FAILED in Chromium: ${file} > ${message.name}\n${indent(message.error)}\n`);
         break;
       case "skip":
-        [tally.skipped++, fileCounts.skipped++];
+        tally.skipped++;
+        fileCounts.skipped++;
         console.log(`  ﹣ SKIPPED in Chromium: ${file} > ${message.name} (${message.reason})`);
-        break;
-      case "uncaught":
-        tally.failed.push(`an uncaught error during ${running}`);
-        console.log(`\n  ✖ UNCAUGHT in Chromium, during ${running}:\n${indent(message.error)}\n`);
         break;
       case "done":
         endFile();
@@ -289,6 +295,12 @@ async function drive(browser: Browser, url: string, tally: Tally): Promise<void>
   });
   page.on("console", (message) => console.log(`  [chromium console.${message.type()}] ${message.text()}`));
   page.on("crash", () => fail(new Error(`The page crashed during ${running}`)));
+  // Uncaught exceptions and unhandled rejections, the page's own included: a page that cannot start fails at once.
+  page.on("pageerror", (error) => {
+    if (tally.isolated === undefined) fail(new Error(`The test page failed to start: ${error.stack ?? error.message}`));
+    tally.failed.push(`an uncaught error during ${running}`);
+    console.log(`\n  ✖ UNCAUGHT in Chromium, during ${running}:\n${indent(error.stack ?? error.message)}\n`);
+  });
   const watchdog = setTimeout(
     () => fail(new Error(`Watchdog: the browser run passed ${DEADLINE_MS / 1000} s, during ${running}`)),
     DEADLINE_MS,
