@@ -63,7 +63,8 @@ const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
  * @param source A bus, or anything with a `stats()` method.
  * @param options The metric name prefix.
  * @returns The metrics, one `# HELP`, `# TYPE` and sample per metric.
- * @throws {TypeError} If `prefix` is not a valid Prometheus metric name.
+ * @throws {TypeError} If `source` has no `stats()` method, or `prefix` is
+ *   not a valid Prometheus metric name.
  *
  * @example Serving metrics
  * ```ts
@@ -78,6 +79,9 @@ export function toPrometheus(source: { stats(): BusStats }, options: PrometheusO
   const { prefix = "bus" } = options;
   if (typeof prefix !== "string" || !METRIC_NAME.test(prefix)) {
     throw new TypeError(`Invalid prefix: ${describe(prefix)}; expected a Prometheus metric name such as "bus"`);
+  }
+  if (typeof (source as { stats?: unknown } | null)?.stats !== "function") {
+    throw new TypeError(`Invalid source: ${describe(source)}; expected a Bus or an object with a stats() method`);
   }
   const stats = source.stats();
   const metric = (name: string, type: string, help: string, value: number) =>
