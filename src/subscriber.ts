@@ -110,7 +110,7 @@ export class Subscriber<T> implements AsyncIterable<T> {
   /** @ignore */
   private constructor(cursor: Cursor<T>) {
     this.#cursor = cursor;
-    forgotten?.register(this, cursor as Cursor<unknown>);
+    forgotten?.register(this, cursor as Cursor<unknown>, cursor);
   }
 
   /**
@@ -455,7 +455,9 @@ export class Subscriber<T> implements AsyncIterable<T> {
    * ```
    */
   close(): void {
-    this.#cursor.close();
+    const cursor = this.#cursor;
+    if (!cursor.ended) forgotten?.unregister(cursor); // closed on purpose: the GC has nothing left to do for it
+    cursor.close();
     this.#settle();
   }
 
