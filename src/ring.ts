@@ -94,8 +94,8 @@ export class Ring<T> implements Tapped<T> {
   discarded = 0;
   blocked = 0;
 
-  /** Writes waiting for room under `"wait"`, sent in order as room opens. */
-  readonly writes: Writes<T>;
+  /** Writes waiting for room under `"wait"`, sent in order as room opens; made on the first `write`. */
+  #writes: Writes<T> | undefined;
   #ready: Promise<void> | undefined;
   #openReady: (() => void) | undefined;
 
@@ -105,7 +105,6 @@ export class Ring<T> implements Tapped<T> {
     this.policy = POLICY_CODES[options.overflow];
     this.countMask = 2 * options.capacity - 1;
     this.replay = options.replay;
-    this.writes = new Writes((value) => this.write(value), () => this.#hasRawRoom(), () => this.#afterWrites());
     if (this.replay) this.#allocate();
   }
 
@@ -140,9 +139,18 @@ export class Ring<T> implements Tapped<T> {
     return readers;
   }
 
+  /** The queue of writes that wait for room. */
+  get writes(): Writes<T> {
+    return this.#writes ??= new Writes(
+      (value) => this.write(value),
+      () => this.#hasRawRoom(),
+      () => this.#afterWrites(),
+    );
+  }
+
   /** Whether `write` would take a value now without dropping one, with no earlier write waiting. */
   hasRoom(): boolean {
-    return !this.writes.pending && this.#hasRawRoom();
+    return this.#writes?.pending !== true && this.#hasRawRoom();
   }
 
   /** Resolves once `hasRoom()`; never rejects. */
@@ -238,7 +246,7 @@ export class Ring<T> implements Tapped<T> {
     }
     this.#returnParked(woken);
     for (const cursor of cursors) if (cursor.at === this.tail) cursor.end();
-    this.writes.close();
+    this.#writes?.close();
     if (this.#openReady !== undefined) this.#resolveReady();
   }
 
@@ -253,8 +261,9 @@ export class Ring<T> implements Tapped<T> {
       floor++;
     }
     this.floor = floor;
-    if (this.writes.pending) {
-      if (this.#hasRawRoom()) this.writes.roomOpened();
+    const writes = this.#writes;
+    if (writes !== undefined && writes.pending) {
+      if (this.#hasRawRoom()) writes.roomOpened();
     } else if (this.#openReady !== undefined && this.#hasRawRoom()) this.#resolveReady();
   }
 
