@@ -1,0 +1,179 @@
+/**
+ * One side of a NATS benchmark run, in its own process (started by
+ * `bench/nats.ts` on the runtime under test). Usage:
+ *
+ *   receive <mode> <url> <subject> <count> <latency: 0|1>
+ *   publish <mode> <url> <subject> <count> <rate: values/s, 0 = flat out>
+ *
+ * Modes: `plain` (4 core NATS subscriptions, one JSON value per message),
+ * `bridge` (a bridged bus with 4 `wait()` + `drain` subscribers, batched),
+ * `unbatched` (the same bridge publishing one value per message).
+ *
+ * The receiver prints `ready` once subscribed, then one line of JSON when
+ * every subscriber has accounted for `count` values (or it went idle): the
+ * rate, CPU per value, latency percentiles and every loss.
+ *
+ * @module
+ */
+
+import process from "node:process";
+import { connect } from "@nats-io/transport-node";
+import { Bus } from "../mod.ts";
+import { bridge } from "../nats.ts";
+
+/** A benchmark value: its index, and when it was sent in microseconds since the run's epoch. */
+interface Tick {
+  i: number;
+  t: number;
+}
+
+const SUBSCRIBERS = 4;
+const [role, mode, url, subject, countText, option] = process.argv.slice(2);
+const count = Number(countText);
+const now = (): number => performance.timeOrigin + performance.now();
+/** Wall-clock milliseconds both processes measure from, so `t` is a small integer. */
+const epoch = Number(process.env.BENCH_EPOCH ?? Math.floor(now()));
+const stamp = (): number => Math.round((now() - epoch) * 1_000);
+const nc = await connect({ servers: url, noEcho: true, name: `${role}-${mode}` });
+
+if (role === "receive") await receive(option === "1");
+else await publish(Number(option));
+await nc.close();
+process.exit(0);
+
+async function receive(latency: boolean): Promise<void> {
+  const counts = new Array<number>(SUBSCRIBERS).fill(0);
+  const samples: number[] = [];
+  let checksum = 0;
+  const seen = latency
+    ? (tick: Tick, sub: number): void => {
+      counts[sub]++;
+      samples.push(now() - epoch - tick.t / 1_000);
+    }
+    : (tick: Tick, sub: number): void => {
+      counts[sub]++;
+      checksum += tick.i;
+    };
+  let lost = (): { gaps: number; missed: number; decodeErrors: number; overflowed: number } => ({
+    gaps: 0,
+    missed: 0,
+    decodeErrors: 0,
+    overflowed: 0,
+  });
+  let finish = async (): Promise<void> => {};
+  if (mode === "plain") {
+    const decoder = new TextDecoder();
+    for (let sub = 0; sub < SUBSCRIBERS; sub++) {
+      nc.subscribe(subject, { callback: (_error, msg) => seen(JSON.parse(decoder.decode(msg.data)), sub) });
+    }
+    // Plain NATS has no sequence numbers: a loss is only the shortfall at the end.
+  } else {
+    const bus = new Bus<Tick>({ capacity: 1024 });
+    const link = bridge(bus, nc, { subject });
+    const subs = Array.from({ length: SUBSCRIBERS }, () => bus.subscribe());
+    subs.forEach((sub, index) => {
+      const push = (tick: Tick) => seen(tick, index);
+      void (async () => {
+        while (await sub.wait()) sub.drain(push);
+      })();
+    });
+    lost = () => {
+      const stats = link.stats();
+      return {
+        gaps: stats.gaps,
+        missed: subs.reduce((sum, sub) => sum + sub.missed, 0),
+        decodeErrors: stats.decodeErrors,
+        overflowed: stats.overflowed,
+      };
+    };
+    finish = async () => {
+      await link.close();
+      bus.close();
+    };
+  }
+  await nc.flush();
+  console.log("ready");
+  // Timed from the first tenth (past connection set-up and JIT warm-up) until every subscriber has
+  // accounted for every value, polling every 2 ms; or until a second of silence.
+  const accounted = () => {
+    const { gaps, missed } = lost();
+    return counts.reduce((sum, n) => sum + n, 0) + gaps * SUBSCRIBERS + missed;
+  };
+  const tenth = count * SUBSCRIBERS / 10;
+  let from = 0;
+  let fromCount = 0;
+  let cpuStart = process.cpuUsage();
+  let lastProgress = now();
+  let lastAccounted = 0;
+  const deadline = Date.now() + 60_000;
+  while (accounted() < count * SUBSCRIBERS && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    const done = accounted();
+    if (from === 0 && done >= tenth) {
+      from = now();
+      fromCount = done;
+      cpuStart = process.cpuUsage();
+    }
+    if (done !== lastAccounted) {
+      lastAccounted = done;
+      lastProgress = now();
+    } else if (done > 0 && now() - lastProgress > 1_000) break;
+  }
+  const cpu = process.cpuUsage(cpuStart);
+  const elapsed = (now() - from) / 1_000;
+  const values = (accounted() - fromCount) / SUBSCRIBERS;
+  const received = Math.min(...counts);
+  samples.sort((a, b) => a - b);
+  const pick = (q: number) =>
+    samples.length ? samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] : NaN;
+  const losses = lost();
+  await finish();
+  console.log(JSON.stringify({
+    mode,
+    count,
+    received,
+    delivered: counts.reduce((sum, n) => sum + n, 0),
+    perSecond: values / elapsed,
+    cpuMicrosPerValue: (cpu.user + cpu.system) / values,
+    p50: pick(0.5),
+    p95: pick(0.95),
+    p99: pick(0.99),
+    ...losses,
+    uncounted: count * SUBSCRIBERS - counts.reduce((sum, n) => sum + n, 0) - losses.gaps * SUBSCRIBERS -
+      losses.missed,
+    checksum,
+  }));
+}
+
+async function publish(rate: number): Promise<void> {
+  let send: (tick: Tick) => void;
+  let finish = async (): Promise<void> => {};
+  if (mode === "plain") {
+    const encoder = new TextEncoder();
+    send = (tick) => nc.publish(subject, encoder.encode(JSON.stringify(tick)));
+  } else {
+    const bus = new Bus<Tick>({ capacity: 1024 });
+    const link = bridge(bus, nc, { subject, maxBatchBytes: mode === "unbatched" ? 0 : 65_536 });
+    send = (tick) => bus.send(tick);
+    finish = () => link.close();
+  }
+  const started = now();
+  if (rate === 0) {
+    // Flat out, a chunk per macrotask turn, waiting for the server now and then so nothing piles up unbounded.
+    for (let i = 0; i < count;) {
+      const end = Math.min(count, i + 1_000);
+      for (; i < end; i++) send({ i, t: stamp() });
+      if (i % 20_000 === 0) await nc.flush();
+      else await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+  } else {
+    // Paced: every millisecond or so, send what is due.
+    for (let i = 0; i < count;) {
+      const due = Math.min(count, Math.floor((now() - started) * rate / 1_000));
+      for (; i < due; i++) send({ i, t: stamp() });
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  }
+  await finish();
+  await nc.flush();
+}
