@@ -138,7 +138,9 @@ class JetStreamBridge<T> implements Bridge {
       opt_start_seq: from,
     });
     if (this.#closing !== undefined) return;
-    this.#consuming = await consumer.consume({ callback: this.#onMessage });
+    // Pulls that expire in 2 s rather than the client's 30 s: after a server restart the client retries
+    // at that interval, so reading resumes within seconds.
+    this.#consuming = await consumer.consume({ callback: this.#onMessage, expires: 2_000 });
     if (this.#closing !== undefined) await this.#consuming.close();
   }
 
