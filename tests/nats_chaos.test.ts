@@ -21,7 +21,9 @@ async function produce(send: (n: number) => void, perTick: number, stop: () => b
   return n;
 }
 
-describe("chaos: nats-server killed with SIGKILL mid-stream and restarted", { skip: natsMissing("tests/nats_chaos.test.ts") }, () => {
+describe("chaos: nats-server killed with SIGKILL mid-stream and restarted", {
+  skip: natsMissing("tests/nats_chaos.test.ts"),
+}, () => {
   it("bridge(): every gap count equals the truth, carried by an index in each value", async () => {
     const server = await startNats();
     const [ncA, ncB] = [await connectTo(server.url), await connectTo(server.url)];

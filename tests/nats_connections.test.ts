@@ -4,13 +4,7 @@ import { connect } from "@nats-io/transport-node";
 import { wsconnect } from "@nats-io/nats-core";
 import { jetstream } from "@nats-io/jetstream";
 import { Bus } from "../mod.ts";
-import {
-  assertWebSocket,
-  bridge,
-  type BusLike,
-  type JetStreamClientLike,
-  type NatsConnectionLike,
-} from "../nats.ts";
+import { assertWebSocket, bridge, type BusLike, type JetStreamClientLike, type NatsConnectionLike } from "../nats.ts";
 import { record, until } from "./_nats.ts";
 import { natsMissing, type NatsServer, startNats } from "./_nats_server.ts";
 
@@ -75,7 +69,9 @@ describe("bridge() over each transport", { skip: natsMissing("tests/nats_connect
     const [atA, atB] = [record(a.subscribe()), record(b.subscribe())];
     for (let n = 0; n < 100; n++) (n % 2 ? a : b).send(n);
     await until(() => atA.values.length === 100 && atB.values.length === 100, 5_000, "100 values on both");
-    for (const reading of [atA, atB]) assert.deepEqual([...reading.values].sort((x, y) => x - y), [...Array(100).keys()]);
+    for (const reading of [atA, atB]) {
+      assert.deepEqual([...reading.values].sort((x, y) => x - y), [...Array(100).keys()]);
+    }
     await Promise.all([la.close(), lb.close()]);
     await Promise.all([tcp.close(), ws.close()]);
   });

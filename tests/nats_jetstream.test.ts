@@ -1,7 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { jetstream, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { Bus, toPrometheus } from "../mod.ts";
 import { type Bridge, bridgeJetStream, type JetStreamBridgeOptions } from "../nats.ts";
 import { createPacker } from "../src/nats/codec.ts";

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Bus } from "../mod.ts";
-import { type BridgeStats, bridge } from "../nats.ts";
+import { bridge, type BridgeStats } from "../nats.ts";
 import { connectTo, record, runtimeCommand, sleep, until } from "./_nats.ts";
 import { natsMissing, type NatsServer, startNats } from "./_nats_server.ts";
 
@@ -47,10 +47,20 @@ describe("bridge() across processes", { skip: natsMissing("tests/nats_processes.
       await sleep(50);
       await link.close();
       await nc.close();
-      for (const [where, values, missed] of [["here", reading.values, reading.missed], ["peer", peer.values, peer.missed]] as const) {
+      for (
+        const [where, values, missed] of [["here", reading.values, reading.missed], [
+          "peer",
+          peer.values,
+          peer.missed,
+        ]] as const
+      ) {
         assert.equal(values.length, 2 * COUNT, where);
         assert.equal(missed, 0, where);
-        assert.deepEqual(values.filter((v) => v.startsWith("test:")), expected("test"), `${where}: this process's values`);
+        assert.deepEqual(
+          values.filter((v) => v.startsWith("test:")),
+          expected("test"),
+          `${where}: this process's values`,
+        );
         assert.deepEqual(values.filter((v) => v.startsWith("peer:")), expected("peer"), `${where}: the peer's values`);
       }
       for (const stats of [link.stats(), peer.stats]) {

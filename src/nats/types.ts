@@ -177,7 +177,9 @@ export interface JetStreamClientLike {
   readonly consumers: {
     /** An ordered consumer of `stream`. */
     get(stream: string, options: OrderedConsumerOptionsLike): Promise<{
-      consume(options: { callback(msg: JsMsgLike): void; expires: number }): Promise<{ close(): Promise<void | Error> }>;
+      consume(
+        options: { callback(msg: JsMsgLike): void; expires: number },
+      ): Promise<{ close(): Promise<void | Error> }>;
     }>;
   };
 }
