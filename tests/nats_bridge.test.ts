@@ -337,6 +337,26 @@ describe("bridge()", { skip: natsMissing("tests/nats_bridge.test.ts") }, () => {
     await from.close();
   });
 
+  it("a producer that awaits between sends (ready, for await, pipeTo) still fills batches", async () => {
+    const subject = fresh();
+    const [a, b] = [new Bus<number>(), new Bus<number>()];
+    const from = await link(a, await connection(), { subject });
+    const to = await link(b, await connection(), { subject });
+    const reading = record(b.subscribe());
+    for (let n = 0; n < 1_000; n++) {
+      await a.ready;
+      a.send(n);
+    }
+    async function* more() {
+      for (let n = 1_000; n < 2_000; n++) yield n;
+    }
+    for await (const n of more()) a.send(n);
+    await ReadableStream.from(more()).pipeTo(new WritableStream({ write: (n) => void a.send(n + 1_000) }));
+    await until(() => reading.values.length === 3_000);
+    assert.deepEqual(reading.values, range(0, 3_000));
+    assert.ok(from.stats().publishedMessages <= 6, `${from.stats().publishedMessages} messages for 3,000 values`);
+  });
+
   it("maxBatchBytes bounds a batch; 0 publishes each value alone", async () => {
     const subject = fresh();
     const a = new Bus<string>();

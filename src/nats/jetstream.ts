@@ -9,6 +9,7 @@
 
 import type { Metric } from "../stats.ts";
 import type { Bridge } from "./bridge.ts";
+import { Coalescer } from "./coalesce.ts";
 import { type Header, HEADER_BYTES, randomOrigin, readHeader } from "./envelope.ts";
 import { Intake } from "./intake.ts";
 import {
@@ -100,6 +101,8 @@ class JetStreamBridge<T> implements Bridge {
   #consuming: { close(): Promise<void | Error> } | undefined;
   #backlog: (Uint8Array | undefined)[] = [];
   #backlogHead = 0;
+  /** Publishes the backlog once the producer goes quiet, so its values leave in one socket write. */
+  #coalescer = new Coalescer(() => this.#backlog.length, () => this.#publish());
   #inFlight = 0;
   #ready: Promise<void> | undefined;
   #openReady: (() => void) | undefined;
@@ -181,6 +184,7 @@ class JetStreamBridge<T> implements Bridge {
 
   async #close(): Promise<void> {
     this.#outbox.close();
+    this.#publish();
     // Producers parked on ready go on; their sends are no longer published.
     this.#openReady?.();
     this.#openReady = this.#ready = undefined;
@@ -191,9 +195,10 @@ class JetStreamBridge<T> implements Bridge {
     await this.#intake.finish();
   }
 
+  /** Room for one more value within the window, counting those waiting to go out. */
   #hasRoom(): boolean {
     return this.#closing !== undefined ||
-      this.#backlog.length === this.#backlogHead && this.#inFlight < this.#options.window;
+      this.#backlog.length - this.#backlogHead + this.#inFlight < this.#options.window;
   }
 
   #enqueue = (message: Uint8Array): void => {
@@ -202,7 +207,7 @@ class JetStreamBridge<T> implements Bridge {
       return;
     }
     this.#backlog.push(message);
-    this.#publish();
+    this.#coalescer.schedule();
   };
 
   /** Publishes from the backlog while the window has room. */

@@ -3,13 +3,15 @@
  * synchronously, in order, losslessly (a subscriber could be lapped by a
  * burst), encodes it at once (so later changes to the object do not leak
  * out) and packs it into the current batch. A batch becomes one NATS
- * message at the end of the microtask turn, or as soon as it reaches its
- * size bound, numbered with the origin's next sequence numbers.
+ * message once the producer goes quiet for a few microtask turns (see
+ * `coalesce.ts`), or as soon as it reaches its size bound, numbered with the
+ * origin's next sequence numbers.
  *
  * @module
  */
 
 import { type Codec, createPacker, type Packer } from "./codec.ts";
+import { Coalescer } from "./coalesce.ts";
 import { HEADER_BYTES, type Origin, writeHeader } from "./envelope.ts";
 import { isForwarded } from "./intake.ts";
 import type { Counters } from "./stats.ts";
@@ -26,7 +28,7 @@ export class Outbox<T> {
   #counters: Counters;
   #publish: Publish;
   #tap: { close(): void };
-  #scheduled = false;
+  #coalescer: Coalescer;
   /** The sequence number the next value gets; the first is 1. */
   #next = 1;
 
@@ -43,6 +45,7 @@ export class Outbox<T> {
     this.#maxBatchBytes = maxBatchBytes;
     this.#counters = counters;
     this.#publish = publish;
+    this.#coalescer = new Coalescer(() => this.#packer.count, () => this.flush());
     this.#tap = bus.tap(this.#onSend);
   }
 
@@ -54,15 +57,7 @@ export class Outbox<T> {
       return;
     }
     if (packer.bytes >= this.#maxBatchBytes) this.flush();
-    else if (!this.#scheduled) {
-      this.#scheduled = true;
-      queueMicrotask(this.#flushTurn);
-    }
-  };
-
-  #flushTurn = (): void => {
-    this.#scheduled = false;
-    this.flush();
+    else this.#coalescer.schedule();
   };
 
   /** Publishes the current batch, if any. */
