@@ -203,7 +203,7 @@ function fmt(n: number): string {
 }
 
 const ms = (n: number): string => Number.isFinite(n) ? n.toFixed(2) : "-";
-const med = (list: { [key: string]: unknown }[], key: string): number => median(list.map((r) => r[key] as number));
+const med = <T>(list: T[], key: keyof T & string): number => median(list.map((r) => r[key] as number));
 
 /** The medians as a markdown table, runtimes as columns, with the targets. */
 function table(results: Partial<Record<RuntimeName, RuntimeRuns>>): string {
@@ -237,11 +237,11 @@ function table(results: Partial<Record<RuntimeName, RuntimeRuns>>): string {
     ],
     [
       "p50 / p95 / p99 at 10k values/s, ms: plain",
-      ...cell((r) => ["p50", "p95", "p99"].map((p) => ms(med(r.latency.plain, p))).join(" / ")),
+      ...cell((r) => (["p50", "p95", "p99"] as const).map((p) => ms(med(r.latency.plain, p))).join(" / ")),
     ],
     [
       "p50 / p95 / p99 at 10k values/s, ms: **bridge**",
-      ...cell((r) => ["p50", "p95", "p99"].map((p) => ms(med(r.latency.bridge, p))).join(" / ")),
+      ...cell((r) => (["p50", "p95", "p99"] as const).map((p) => ms(med(r.latency.bridge, p))).join(" / ")),
     ],
     [
       "JetStream publish through the bridge, acknowledged/s: await each / window 64 / 256",

@@ -354,6 +354,7 @@ describe("bridge()", { skip: natsMissing("tests/nats_bridge.test.ts") }, () => {
     await ReadableStream.from(more()).pipeTo(new WritableStream({ write: (n) => void a.send(n + 1_000) }));
     await until(() => reading.values.length === 3_000);
     assert.deepEqual(reading.values, range(0, 3_000));
+    assert.equal(to.stats().gaps, 0);
     assert.ok(from.stats().publishedMessages <= 6, `${from.stats().publishedMessages} messages for 3,000 values`);
   });
 
