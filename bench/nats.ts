@@ -101,6 +101,9 @@ function argument(name: string): string | undefined {
 const runs = Number(argument("runs") ?? 3);
 const runtimes = (argument("runtimes") ?? "node,deno,bun").split(",") as RuntimeName[];
 
+/** Peers still running, so an interrupted run stops them and its server. */
+const children = new Set<ReturnType<typeof spawn>>();
+
 /** Runs one peer to its end and returns its last line of output, parsed. */
 function peer<T>(
   runtime: RuntimeName,
@@ -114,6 +117,7 @@ function peer<T>(
     env: { ...process.env, BENCH_EPOCH: `${epoch}` },
     stdio: ["ignore", "pipe", "inherit"],
   });
+  children.add(child);
   let output = "";
   const watchdog = setTimeout(() => child.kill("SIGKILL"), 120_000);
   child.stdout!.on("data", (chunk) => {
@@ -125,6 +129,7 @@ function peer<T>(
   });
   const result = new Promise<T>((resolve, reject) =>
     child.once("exit", (code) => {
+      children.delete(child);
       clearTimeout(watchdog);
       const lines = output.trim().split("\n").filter((line) => line.startsWith("{"));
       if (code !== 0 || lines.length === 0) {
@@ -272,6 +277,13 @@ function table(results: Partial<Record<RuntimeName, RuntimeRuns>>): string {
 const verdict = (met: boolean) => met ? "met" : "MISS";
 
 const server = await startNats();
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, async () => {
+    for (const child of children) child.kill("SIGKILL");
+    await server.stop();
+    process.exit(130);
+  });
+}
 const results: Partial<Record<RuntimeName, RuntimeRuns>> = {};
 const started = performance.now();
 try {

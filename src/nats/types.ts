@@ -1,9 +1,11 @@
 /**
  * The few methods a bridge calls on a NATS connection and a JetStream
- * client, as structural types. The connections of `@nats-io/transport-node`,
- * `@nats-io/transport-deno` and `wsconnect` from `@nats-io/nats-core`, and
- * `jetstream(nc)` from `@nats-io/jetstream`, all satisfy them, so users
- * bring their own client and version and this package depends on none.
+ * client, as structural types. The connections of `@nats-io/transport-node`
+ * and `wsconnect` from `@nats-io/nats-core`, and `jetstream(nc)` from
+ * `@nats-io/jetstream`, satisfy them (a type-level test checks it; the
+ * `NatsConnection` of `@nats-io/transport-deno` is the same nats-core type),
+ * so users bring their own client and version and this package depends on
+ * none.
  *
  * @module
  */
