@@ -159,6 +159,41 @@ describe("bridge()", { skip: natsMissing("tests/nats_bridge.test.ts") }, () => {
     await until(() => reading.values.length === 26);
   });
 
+  it("forgets an origin silent for forgetAfter, so its count restarts: the documented blind spot", async () => {
+    const subject = fresh();
+    const bus = new Bus<number>();
+    const to = await link(bus, await connection(), { subject, forgetAfter: 50 });
+    const peer = await connection();
+    const [x, y] = [randomOrigin(), randomOrigin()];
+    peer.publish(subject, envelope(x, 1, [1]));
+    peer.publish(subject, envelope(y, 1, [1]));
+    await until(() => to.stats().origins === 2);
+    await sleep(60);
+    peer.publish(subject, envelope(y, 2, [2])); // y speaks: the sweep forgets x
+    await until(() => to.stats().receivedMessages === 3);
+    assert.equal(to.stats().origins, 1);
+    peer.publish(subject, envelope(x, 10, [10])); // 2..9 lost while forgotten: not counted
+    await until(() => to.stats().receivedMessages === 4);
+    assert.deepEqual([to.stats().gaps, to.stats().origins, to.stats().received], [0, 2, 4]);
+  });
+
+  it("publishes what another tap sends while the bridge forwards a value from NATS", async () => {
+    const subject = fresh();
+    const bus = new Bus<string>();
+    const to = await link(bus, await connection(), { subject });
+    bus.tap((value) => {
+      if (value === "from nats") bus.send("reply"); // a local send, made inside the bridge's own send
+    });
+    const elsewhere = new Bus<string>();
+    await link(elsewhere, await connection(), { subject });
+    const reading = record(elsewhere.subscribe());
+    const peer = await connection();
+    peer.publish(subject, envelope(randomOrigin(), 1, ["from nats"]));
+    await until(() => reading.values.length === 2, 2_000, "the other bus to hear both");
+    assert.deepEqual(reading.values, ["from nats", "reply"]);
+    assert.deepEqual([to.stats().received, to.stats().published], [1, 1]);
+  });
+
   it("skips and counts values heard again", async () => {
     const subject = fresh();
     const bus = new Bus<number>();
