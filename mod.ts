@@ -73,6 +73,7 @@ export {
   MAX_CAPACITY,
   type OverflowPolicy,
   type SubscribeOptions,
+  type WriteOptions,
 } from "./src/options.ts";
 export { CLOSED, EMPTY } from "./src/signals.ts";
 export { type BusStats, type Metric, type MetricSource, type PrometheusOptions, toPrometheus } from "./src/stats.ts";

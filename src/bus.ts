@@ -7,12 +7,18 @@
 import { BusClosedError } from "./errors.ts";
 import {
   type BusOptions,
+  checkFrom,
+  describe,
   type OverflowPolicy,
   resolveBusOptions,
   resolveSubscribeOptions,
+  resolveWriteOptions,
   type SubscribeOptions,
+  type WriteOptions,
 } from "./options.ts";
 import { Ring } from "./ring.ts";
+import { RingCursor } from "./ring_cursor.ts";
+import { CLOSED, EMPTY } from "./signals.ts";
 import type { BusStats } from "./stats.ts";
 import { toWritable } from "./stream.ts";
 import { createSubscriber, type Subscriber } from "./subscriber.ts";
@@ -21,9 +27,11 @@ import { addTap, type Tap } from "./tap.ts";
 /**
  * @internal Test and benchmark hook, not part of the public API: makes the
  * next value sent on a bus that has never been used get number `sequence`,
- * as if that many values had gone through it already.
+ * as if that many values had gone through it already. Its positions are
+ * placed `headroom` values short of a rebase (default 4096), so a test
+ * crosses one soon.
  */
-export let startSequenceAt: <T>(bus: Bus<T>, sequence: number) => void;
+export let startSequenceAt: <T>(bus: Bus<T>, sequence: number, headroom?: number) => void;
 
 /**
  * A bounded broadcast channel: every value sent reaches every subscriber,
@@ -31,6 +39,9 @@ export let startSequenceAt: <T>(bus: Bus<T>, sequence: number) => void;
  * work whatever the number of subscribers; a subscriber that falls a full
  * ring behind loses the oldest values and learns how many (see
  * {@linkcode Subscriber.missed}), unless the overflow policy says otherwise.
+ *
+ * `T` is invariant: a `Bus<number>` is not a `Bus<number | string>`, since
+ * whoever holds the wider type could send a string to readers of numbers.
  *
  * @typeParam T The type of the values on the bus.
  *
@@ -45,19 +56,14 @@ export let startSequenceAt: <T>(bus: Bus<T>, sequence: number) => void;
  * console.log(a.tryRecv(), b.tryRecv()); // { price: 101 } { price: 101 }
  * ```
  */
-export class Bus<T> {
+export class Bus<in out T> {
   #ring: Ring<T>;
   #overflow: OverflowPolicy;
   #writable: WritableStream<T> | undefined;
 
   static {
-    startSequenceAt = (bus, sequence) => {
-      const ring = bus.#ring;
-      if (ring.tail !== 0 || ring.subscribers !== 0) throw new Error("startSequenceAt needs a bus never used");
-      ring.tail = ring.floor = sequence;
-    };
+    startSequenceAt = (bus, sequence, headroom = 4096) => bus.#ring.startAt(sequence, headroom);
   }
-
   /**
    * Creates a bus.
    *
@@ -148,11 +154,15 @@ export class Bus<T> {
   /**
    * Resolves when `send` can go ahead without losing anything, like a
    * `WritableStreamDefaultWriter`'s `ready`. Under `overflow: "wait"` that is
-   * when the slowest subscriber has read (or left) the slot to reuse; under
-   * the other policies, and once the bus is closed, it is already resolved.
-   * It never rejects.
+   * when the slowest subscriber has read (or left) the slot to reuse and no
+   * {@linkcode Bus.write} is waiting; under the other policies, and once the
+   * bus is closed, it is already resolved. It never rejects.
    *
-   * @example A lossless producer
+   * `await bus.ready; bus.send(v)` is the lossless loop for one producer.
+   * With several, all wake when room opens and the second `send` may find
+   * none: several producers use {@linkcode Bus.write}, which waits its turn.
+   *
+   * @example A lossless single producer
    * ```ts
    * import { Bus } from "@ron/bus";
    *
@@ -174,10 +184,12 @@ export class Bus<T> {
 
   /**
    * The bus as a `WritableStream`, the same one on every access, so
-   * `source.pipeTo(bus.writable)` publishes a stream. Writes follow the
-   * overflow policy; under `"wait"` they wait for room. Closing or aborting
-   * the stream closes the bus; pipe with `{ preventClose: true }` to keep it
-   * open for other producers.
+   * `source.pipeTo(bus.writable)` publishes a stream. Each chunk goes
+   * through {@linkcode Bus.write}: under `"wait"` it waits for room, in
+   * turn with other writers. Closing the stream closes the bus; aborting it
+   * (or aborting a `pipeTo` into it) gives up a write still waiting for room
+   * at once and closes the bus. Pipe with `{ preventClose: true }` to keep
+   * the bus open for other producers.
    *
    * @example
    * ```ts
@@ -186,11 +198,13 @@ export class Bus<T> {
    * const bus = new Bus<number>();
    * const sub = bus.subscribe();
    * await ReadableStream.from([1, 2, 3]).pipeTo(bus.writable);
-   * console.log(bus.closed, await Array.fromAsync(sub)); // true [1, 2, 3]
+   * const got: number[] = [];
+   * for await (const n of sub) got.push(n);
+   * console.log(bus.closed, got); // true [1, 2, 3]
    * ```
    */
   get writable(): WritableStream<T> {
-    return this.#writable ??= toWritable(this, this.#ring);
+    return this.#writable ??= toWritable(this);
   }
 
   /**
@@ -210,6 +224,8 @@ export class Bus<T> {
    *   discarded.
    * @throws {BusClosedError} After {@linkcode Bus.close}.
    * @throws {BusFullError} Under `"wait"`, when there is no room.
+   * @throws {TypeError} If `value` is {@linkcode EMPTY} or {@linkcode CLOSED},
+   *   which `tryRecv` returns to mean "no value": nothing is sent.
    *
    * @example
    * ```ts
@@ -222,23 +238,80 @@ export class Bus<T> {
    * ```
    */
   send(value: T): number {
+    if (value === EMPTY || value === CLOSED) throw signalError(value as symbol);
     const ring = this.#ring;
     if (ring.closed) throw new BusClosedError();
     return ring.write(value);
   }
 
   /**
-   * Adds a subscriber. By default it sees every value sent from now on;
+   * Sends `value` once there is room, losing nothing: the way for several
+   * producers to share a `"wait"` bus. Writes wait in the order they were
+   * made and go out as subscribers free slots, so a write never fails with
+   * {@linkcode BusFullError}. Under the other policies it sends at once, as
+   * {@linkcode Bus.send} does.
+   *
+   * @param value The value to broadcast.
+   * @param options `signal` gives up the write while it waits.
+   * @returns Resolves with how many subscribers will see the value (as
+   *   `send` returns), once it is sent.
+   * @throws {BusClosedError} (rejects) If the bus is or becomes closed
+   *   before the value is sent.
+   * @throws {TypeError} (rejects) If `value` is `EMPTY` or `CLOSED`, or the
+   *   options are not `{ signal?: AbortSignal }`.
+   * @throws {unknown} (rejects) With the signal's reason if it aborts first.
+   *
+   * @example Several producers, nothing lost
+   * ```ts
+   * import { Bus } from "@ron/bus";
+   *
+   * const bus = new Bus<string>({ capacity: 2, overflow: "wait" });
+   * const sub = bus.subscribe();
+   * const producer = async (name: string) => {
+   *   for (let i = 0; i < 3; i++) await bus.write(`${name}${i}`);
+   * };
+   * const done = Promise.all([producer("a"), producer("b")]);
+   * const got: string[] = [];
+   * while (got.length < 6) {
+   *   await sub.wait();
+   *   sub.drain((value) => got.push(value));
+   * }
+   * await done;
+   * console.log(got.length, bus.stats().blocked); // 6 0
+   * ```
+   */
+  write(value: T, options?: WriteOptions): Promise<number> {
+    let signal: AbortSignal | undefined;
+    try {
+      signal = resolveWriteOptions(options);
+      if (value === EMPTY || value === CLOSED) throw signalError(value as symbol);
+      if (this.#ring.closed) throw new BusClosedError();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return this.#ring.writes.write(value, signal);
+  }
+
+  /**
+   * Adds a subscriber. By default it sees every value sent from now on.
    * `from: "oldest"` starts it at the oldest value still retained (with
    * `replay: true`, the last `capacity` values sent; without, the oldest
-   * value some current subscriber has not read). After
-   * {@linkcode Bus.close} it returns a subscriber that has already ended.
+   * value some current subscriber has not read). `from: n` starts it at
+   * sequence number `n` (see {@linkcode Subscriber.position}), to resume
+   * where a reader left off: if value `n` is no longer retained, it starts
+   * at the oldest one that is, and its first read discovers the values in
+   * between as missed (a {@linkcode LaggedError} under `lag: "error"`).
+   * After {@linkcode Bus.close} it returns a subscriber that has already
+   * ended.
    *
    * @param options Where to start, and how lag is reported.
    * @returns The new subscriber.
-   * @throws {TypeError} If an option is unknown or has an unknown value.
+   * @throws {TypeError} If an option is unknown or has the wrong type.
+   * @throws {RangeError} If `from` is a number that is not an integer from 0
+   *   to `stats().sent` (the next sequence number).
    *
-   * @example
+   * @example Replaying what is retained
    * ```ts
    * import { Bus } from "@ron/bus";
    *
@@ -248,11 +321,22 @@ export class Bus<T> {
    * const late = bus.subscribe({ from: "oldest" });
    * console.log(late.tryRecv(), late.tryRecv()); // 1 2
    * ```
+   *
+   * @example Resuming from a sequence number
+   * ```ts
+   * import { Bus } from "@ron/bus";
+   *
+   * const bus = new Bus<string>({ capacity: 2, replay: true });
+   * for (const letter of ["a", "b", "c", "d"]) bus.send(letter);
+   * const resumed = bus.subscribe({ from: 1 }); // "b" was number 1; only "c" and "d" are held
+   * console.log(resumed.tryRecv(), resumed.missed); // "c" 1
+   * ```
    */
   subscribe(options?: SubscribeOptions): Subscriber<T> {
-    const resolved = resolveSubscribeOptions(options);
+    const { from, lag } = resolveSubscribeOptions(options);
     const ring = this.#ring;
-    return createSubscriber(ring.closed ? undefined : ring, resolved);
+    if (typeof from === "number") checkFrom(from, ring.sequence());
+    return createSubscriber(ring.closed ? RingCursor.ended(ring) : ring.join(from, lag === "error"));
   }
 
   /**
@@ -334,10 +418,16 @@ export class Bus<T> {
     return {
       capacity: ring.capacity,
       subscribers: ring.subscribers,
-      sent: ring.tail,
+      sent: ring.sequence(),
       dropped: ring.dropped,
       discarded: ring.discarded,
       blocked: ring.blocked,
     };
   }
+}
+
+function signalError(value: symbol): TypeError {
+  return new TypeError(
+    `Invalid value: ${describe(value)}; a bus cannot carry EMPTY or CLOSED, which tryRecv() returns to mean "no value"`,
+  );
 }

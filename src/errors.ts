@@ -99,7 +99,11 @@ export class BusFullError extends Error {
    * @param capacity The capacity of the full bus.
    */
   constructor(capacity: number) {
-    super(`Bus is full: all ${capacity} slots hold unread values; await bus.ready before sending`);
+    super(
+      `Bus is full: ${
+        capacity === 1 ? "its one slot holds an unread value" : `all ${capacity} slots hold unread values`
+      }; await bus.ready before sending, or use bus.write()`,
+    );
     this.name = "BusFullError";
     this.capacity = capacity;
   }

@@ -80,17 +80,39 @@ export interface BusOptions {
  */
 export interface SubscribeOptions {
   /**
-   * Where reading starts: `"next"` (default), the next value sent, or
-   * `"oldest"`, the oldest value still retained.
+   * Where reading starts: `"next"` (default), the next value sent;
+   * `"oldest"`, the oldest value still retained; or a sequence number (see
+   * {@linkcode Subscriber.position}), from 0 to `stats().sent`.
    */
-  from?: "next" | "oldest";
+  from?: "next" | "oldest" | number;
   /** How lag is reported. Default `"skip"`. */
   lag?: LagPolicy;
 }
 
 /**
- * The largest capacity a bus accepts: 2^30 values. The ring allocates its
- * slots up front, so memory, not this limit, is the practical bound.
+ * Options for {@linkcode Bus.write}.
+ *
+ * @example Giving up a write that waits too long
+ * ```ts
+ * import { Bus, type WriteOptions } from "@ron/bus";
+ *
+ * const bus = new Bus<number>({ capacity: 1, overflow: "wait" });
+ * bus.subscribe();
+ * bus.send(1); // the subscriber never reads, so the next write waits
+ * const options: WriteOptions = { signal: AbortSignal.timeout(10) };
+ * await bus.write(2, options).catch((error) => console.log(error.name)); // "TimeoutError"
+ * ```
+ */
+export interface WriteOptions {
+  /** Aborting it gives the write up while it waits for room; it then rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The largest capacity a bus accepts: 2^24 values. A ring allocates its
+ * slots and a histogram of twice as many counters on the first subscribe,
+ * and engines cap array sizes near 2^27 (V8 aborts the process beyond), so
+ * this leaves room; memory is the practical bound well before it.
  *
  * @example
  * ```ts
@@ -99,13 +121,14 @@ export interface SubscribeOptions {
  * console.log(new Bus({ capacity: MAX_CAPACITY }).capacity === MAX_CAPACITY); // true
  * ```
  */
-export const MAX_CAPACITY: number = 2 ** 30;
+export const MAX_CAPACITY: number = 2 ** 24;
 
 const OVERFLOW_POLICIES: readonly string[] = ["drop-oldest", "drop-newest", "wait"];
 const LAG_POLICIES: readonly string[] = ["skip", "error"];
 const FROM_POSITIONS: readonly string[] = ["next", "oldest"];
 const BUS_KEYS: readonly string[] = ["capacity", "overflow", "replay"];
 const SUBSCRIBE_KEYS: readonly string[] = ["from", "lag"];
+const WRITE_KEYS: readonly string[] = ["signal"];
 
 /** Bus options with every default filled in and every value checked. */
 export interface ResolvedBusOptions {
@@ -114,15 +137,22 @@ export interface ResolvedBusOptions {
   replay: boolean;
 }
 
+/*
+ * One rule for every options object: it is read as a spread would read it,
+ * own enumerable properties only. Inherited and non-enumerable properties
+ * are ignored both as values and as unknown names, and `undefined` means
+ * the default.
+ */
+
 /** Checks `new Bus(options)`; a bare number is shorthand for `{ capacity }`. */
 export function resolveBusOptions(options: number | BusOptions | undefined): ResolvedBusOptions {
   if (options === undefined) return { capacity: 256, overflow: "drop-oldest", replay: false };
-  // The only primitive accepted is a capacity, so a string such as "256" gets the capacity's error.
-  if (typeof options !== "object" && typeof options !== "function") {
+  // The only primitive accepted is a capacity, so "256", or a boxed 256, gets the capacity's error.
+  if (typeof options !== "object" || isBoxed(options)) {
     return { capacity: checkCapacity(options), overflow: "drop-oldest", replay: false };
   }
-  checkObject(options, "Bus options", BUS_KEYS);
-  const { capacity = 256, overflow = "drop-oldest", replay = false } = options;
+  const own = ownOptions(options, "Bus options", BUS_KEYS);
+  const { capacity = 256, overflow = "drop-oldest", replay = false } = own as BusOptions;
   checkChoice(overflow, "overflow", OVERFLOW_POLICIES);
   if (typeof replay !== "boolean") {
     throw new TypeError(`Invalid replay: ${describe(replay)}; expected true or false`);
@@ -130,43 +160,72 @@ export function resolveBusOptions(options: number | BusOptions | undefined): Res
   return { capacity: checkCapacity(capacity), overflow, replay };
 }
 
-/** Checks `bus.subscribe(options)`. */
+/** Checks `bus.subscribe(options)`; a numeric `from` is checked against the bus by {@linkcode checkFrom}. */
 export function resolveSubscribeOptions(options: SubscribeOptions | undefined): Required<SubscribeOptions> {
   if (options === undefined) return { from: "next", lag: "skip" };
-  checkObject(options, "Subscribe options", SUBSCRIBE_KEYS);
-  const { from = "next", lag = "skip" } = options;
-  checkChoice(from, "from", FROM_POSITIONS);
+  const own = ownOptions(options, "Subscribe options", SUBSCRIBE_KEYS);
+  const { from = "next", lag = "skip" } = own as SubscribeOptions;
+  if (typeof from !== "number") checkChoice(from, "from", FROM_POSITIONS, " or a sequence number");
   checkChoice(lag, "lag", LAG_POLICIES);
   return { from, lag };
+}
+
+/** Checks a numeric `from` against `next`, the sequence number the bus gives next. */
+export function checkFrom(from: number, next: number): void {
+  if (!Number.isInteger(from) || from < 0 || from > next) {
+    throw new RangeError(
+      `Invalid from: ${
+        describe(from)
+      }; expected "next", "oldest" or a sequence number from 0 to ${next} (the next one)`,
+    );
+  }
+}
+
+/** Checks `bus.write(value, options)` and returns its signal. */
+export function resolveWriteOptions(options: WriteOptions | undefined): AbortSignal | undefined {
+  if (options === undefined) return undefined;
+  const { signal } = ownOptions(options, "Write options", WRITE_KEYS) as WriteOptions;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`Invalid signal: ${describe(signal)}; expected an AbortSignal`);
+  }
+  return signal;
 }
 
 /** Returns the ring size for `capacity`: the next power of two. */
 function checkCapacity(capacity: unknown): number {
   if (typeof capacity !== "number") {
-    throw new TypeError(`Invalid capacity: ${describe(capacity)}; expected an integer from 1 to 2^30`);
+    throw new TypeError(`Invalid capacity: ${describe(capacity)}; expected an integer from 1 to 2^24`);
   }
   if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_CAPACITY) {
-    throw new RangeError(`Invalid capacity: ${describe(capacity)}; expected an integer from 1 to 2^30`);
+    throw new RangeError(`Invalid capacity: ${describe(capacity)}; expected an integer from 1 to 2^24`);
   }
   let size = 1;
   while (size < capacity) size *= 2;
   return size;
 }
 
-function checkObject(options: unknown, what: string, known: readonly string[]): void {
-  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+/** An options object's own enumerable properties, once each name has been checked. */
+function ownOptions(options: unknown, what: string, known: readonly string[]): Record<string, unknown> {
+  if (typeof options !== "object" || options === null || Array.isArray(options) || isBoxed(options)) {
     throw new TypeError(`Invalid ${what.toLowerCase()}: ${describe(options)}; expected an object`);
   }
+  const own: Record<string, unknown> = {};
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
       throw new TypeError(`Unknown option in ${what.toLowerCase()}: "${key}"; expected one of ${list(known)}`);
     }
+    own[key] = (options as Record<string, unknown>)[key];
   }
+  return own;
 }
 
-function checkChoice(value: unknown, name: string, allowed: readonly string[]): void {
+function isBoxed(value: object): boolean {
+  return value instanceof Number || value instanceof String || value instanceof Boolean;
+}
+
+function checkChoice(value: unknown, name: string, allowed: readonly string[], more = ""): void {
   if (typeof value !== "string" || !allowed.includes(value)) {
-    throw new TypeError(`Invalid ${name}: ${describe(value)}; expected one of ${list(allowed)}`);
+    throw new TypeError(`Invalid ${name}: ${describe(value)}; expected one of ${list(allowed)}${more}`);
   }
 }
 
@@ -180,6 +239,8 @@ export function describe(value: unknown): string {
   if (typeof value === "bigint") return `${value}n`;
   if (typeof value === "symbol" || typeof value === "function") return String(value);
   if (Array.isArray(value)) return "an array";
-  if (value !== null && typeof value === "object") return "an object";
+  if (value !== null && typeof value === "object") {
+    return isBoxed(value) ? `a boxed ${typeof value.valueOf()} (${describe(value.valueOf())})` : "an object";
+  }
   return String(value);
 }

@@ -1,23 +1,26 @@
 /**
  * The ring every subscriber of one bus reads: a power-of-two array of slots
- * indexed by `sequence & mask`, plus the bookkeeping that keeps `send` O(1).
+ * indexed by `position & mask`, plus the bookkeeping that keeps `send` O(1).
  *
- * Sequence numbers count every value ever sent, so a subscriber's lag is
- * `tail - position` and never needs a scan.
+ * Positions count every value sent, so a subscriber's lag is
+ * `tail - position` and never needs a scan. They are local: every
+ * {@linkcode REBASE_STEP} values, every position moves down by that step and
+ * `base` moves up, so positions stay small integers that the JIT keeps
+ * unboxed, however long the bus runs. A value's sequence number is
+ * `base + position`.
  *
- * The ring also knows where its subscribers are, without visiting them: a
- * histogram counts the subscribers at each position, and `floor` is the
- * lowest occupied one, the slowest subscriber. A read moves one subscriber
- * between two buckets, so a batch costs O(1) whatever its size. When the
- * floor bucket empties, the floor walks forward and clears the slots every
- * subscriber has now read, so payloads are not pinned. `send` compares
- * `tail - floor` with the capacity to see, in O(1), whether the slowest
- * subscriber is a full ring behind.
+ * The ring knows where its subscribers are without visiting them: a
+ * histogram counts the cursors at each position, and `floor` is the lowest
+ * occupied one, the slowest cursor. A read moves one cursor between two
+ * buckets, so a batch costs O(1) whatever its size. When the floor bucket
+ * empties, the floor walks forward and clears the slots every cursor has now
+ * read, so payloads are not pinned. `send` compares `tail - floor` with the
+ * capacity to see, in O(1), whether the slowest cursor is a full ring behind.
  *
- * Positions span at most `capacity + 1` values (`tail - capacity` to `tail`),
- * so the histogram has `2 * capacity` buckets and never aliases. A subscriber
- * the ring overwrote is carried along in the floor bucket (see `#overtake`),
- * so its bucket is `max(position, tail - capacity)`.
+ * Positions span at most `capacity + 1` values (`tail - capacity` to
+ * `tail`), so the histogram has `2 * capacity` buckets and never aliases. A
+ * cursor the ring overwrote is carried along in the floor bucket (see
+ * `write`), so its bucket is `max(position, tail - capacity)`.
  *
  * Internal: {@linkcode Bus} and {@linkcode Subscriber} are the public faces.
  *
@@ -26,91 +29,120 @@
 
 import { BusFullError } from "./errors.ts";
 import type { ResolvedBusOptions } from "./options.ts";
+import { RingCursor } from "./ring_cursor.ts";
+import type { Tapped } from "./tap.ts";
+import { Writes } from "./writes.ts";
 
 const DROP_OLDEST = 0;
 const DROP_NEWEST = 1;
 const WAIT = 2;
 const POLICY_CODES = { "drop-oldest": DROP_OLDEST, "drop-newest": DROP_NEWEST, "wait": WAIT } as const;
 
+/**
+ * Positions stay below 2^30 - 1, inside the small-integer range of every
+ * engine (V8 with pointer compression keeps 31 bits), so no position is ever
+ * a boxed double. Reaching it costs one O(subscribers) rebase.
+ */
+export const REBASE_LIMIT = 2 ** 30 - 1;
+/** How far a rebase moves positions down: a multiple of every histogram's size, so buckets and slots keep their index. */
+export const REBASE_STEP = 2 ** 29;
+
 const RESOLVED: Promise<void> = Promise.resolve();
 
-/** The shared state of one bus. Fields are public to the bus and its subscribers only. */
-export class Ring<T> {
+/** A start position for a new cursor: `"next"`, `"oldest"`, or a sequence number. */
+export type Start = "next" | "oldest" | number;
+
+/** The shared state of one bus. Fields are public to the bus, its cursors and its taps only. */
+export class Ring<T> implements Tapped<T> {
   readonly capacity: number;
   readonly mask: number;
+  /** `2 * capacity - 1`: histogram buckets. */
+  readonly countMask: number;
   readonly replay: boolean;
-  readonly #policy: number;
-  readonly #countMask: number;
-  /** Allocated on first use, so a bus nobody subscribes to costs no arrays. */
+  readonly policy: number;
+  /** Allocated on the first subscribe (or at once with replay), so a bus nobody reads costs no arrays. */
   slots: (T | undefined)[] = [];
-  /** Subscribers per position, indexed by `position & (2 * capacity - 1)`. */
-  #counts: number[] = [];
-  /** Sequence number of the next value sent; also the count of values sent. */
+  /** Cursors per position, indexed by `position & countMask`. */
+  counts: Int32Array = new Int32Array(0);
+  /** Local position of the next value sent. */
   tail = 0;
-  /** Position of the slowest subscriber. Meaningless while there are none. */
+  /** Position of the slowest cursor. Meaningless while there are none. */
   floor = 0;
+  /** Sequence number of local position 0. */
+  base = 0;
+  /** Local position of the first value this bus took: nothing before it ever existed. */
+  origin = 0;
+  /** Cursors subscribed now (the histogram's total). */
   subscribers = 0;
   closed = false;
+  /** Every subscribed cursor, each knowing its index, for the rare visits: close and rebase. */
+  cursors: RingCursor<T>[] = [];
   /**
-   * Record callbacks of subscribers in the middle of a `drain`, which records
-   * its progress once per batch. Anything that needs exact positions from
-   * inside a drain callback (a send finding the ring full, a join) calls them
-   * first.
+   * Cursors in the middle of a `drain`, which records its progress once per
+   * batch. Anything that needs exact positions from inside a drain callback
+   * (a send finding the ring full, a join) asks them to record first.
    */
-  draining: ((overwriting: boolean) => void)[] = [];
-  /** Called with every value accepted, inside `write`; see {@linkcode Bus.tap}. */
+  draining: RingCursor<T>[] = [];
+  /** Cursors parked in an await. A cursor that ends leaves its entry behind, marked not parked. */
+  parked: RingCursor<T>[] = [];
+  /** The list to park in after the next wake-up; absent while a wake-up loop uses it. */
+  #spare: RingCursor<T>[] | undefined = [];
   tap: ((value: T) => void) | undefined = undefined;
   taps: readonly ((value: T) => void)[] = [];
-  /** Wake callbacks of subscribers parked in an await. */
-  parked: (() => void)[] = [];
-  #spare: (() => void)[] = [];
-  #ready: Promise<void> | undefined;
-  #openReady: (() => void) | undefined;
 
   dropped = 0;
   discarded = 0;
   blocked = 0;
 
+  /** Writes waiting for room under `"wait"`, sent in order as room opens. */
+  readonly writes: Writes<T>;
+  #ready: Promise<void> | undefined;
+  #openReady: (() => void) | undefined;
+
   constructor(options: ResolvedBusOptions) {
     this.capacity = options.capacity;
     this.mask = options.capacity - 1;
-    this.#policy = POLICY_CODES[options.overflow];
-    this.#countMask = 2 * options.capacity - 1;
+    this.policy = POLICY_CODES[options.overflow];
+    this.countMask = 2 * options.capacity - 1;
     this.replay = options.replay;
+    this.writes = new Writes((value) => this.write(value), () => this.#hasRawRoom(), () => this.#afterWrites());
     if (this.replay) this.#allocate();
   }
 
   /** Puts `value` in the ring and returns how many subscribers will see it. */
   write(value: T): number {
-    const readers = this.subscribers;
     const tail = this.tail;
-    if (readers === 0) {
-      // Nobody listens: keep the value only for replay.
-      if (this.replay) this.slots[tail & this.mask] = value;
-      this.tail = tail + 1;
-      if (this.tap !== undefined) this.tap(value);
-      return 0;
-    }
-    if (tail - this.floor === this.capacity && this.#full(this.#policy === DROP_OLDEST)) {
-      if (this.#policy === DROP_OLDEST) this.#overtake();
-      else if (this.#policy === DROP_NEWEST) {
-        this.discarded++;
-        return 0;
-      } else {
-        this.blocked++;
-        throw new BusFullError(this.capacity);
+    const readers = this.subscribers;
+    if (readers !== 0) {
+      if (tail - this.floor === this.capacity && this.#full(this.policy === DROP_OLDEST)) {
+        if (this.policy === DROP_OLDEST) {
+          // Overwrite the floor's slot: carry the cursors there one position up; they count the gap when they read.
+          const counts = this.counts;
+          const m = this.countMask;
+          const floor = this.floor;
+          counts[(floor + 1) & m]! += counts[floor & m]!;
+          counts[floor & m] = 0;
+          this.floor = floor + 1;
+        } else if (this.policy === DROP_NEWEST) {
+          this.discarded++;
+          return 0;
+        } else {
+          this.blocked++;
+          throw new BusFullError(this.capacity);
+        }
       }
-    }
-    this.slots[tail & this.mask] = value;
+      this.slots[tail & this.mask] = value;
+    } else if (this.replay) this.slots[tail & this.mask] = value;
     this.tail = tail + 1;
+    if (tail + 1 === REBASE_LIMIT) this.#rebase();
     if (this.tap !== undefined) this.tap(value);
     if (this.parked.length !== 0) this.#wakeParked();
     return readers;
   }
 
-  /** Whether `write` would accept a value now without dropping one. */
+  /** Whether `write` would take a value now without dropping one, with no earlier write waiting. */
   hasRoom(): boolean {
-    return this.#policy !== WAIT || this.closed || this.subscribers === 0 || !this.#full(false);
+    return !this.writes.pending && this.#hasRawRoom();
   }
 
   /** Resolves once `hasRoom()`; never rejects. */
@@ -119,52 +151,96 @@ export class Ring<T> {
     return this.#ready ??= new Promise((resolve) => this.#openReady = resolve);
   }
 
-  /** Registers a subscriber starting at `from` and returns its position. */
-  join(from: "next" | "oldest"): number {
-    if (this.#counts.length === 0) this.#allocate();
+  /** Registers a cursor starting at `from`. `from` as a number has been checked against `sequence()`. */
+  join(from: Start, lagError: boolean): RingCursor<T> {
+    if (this.counts.length === 0) this.#allocate();
     this.#recordDrains(false);
-    const tail = this.tail;
-    let start = tail;
-    if (from === "oldest") {
-      if (this.replay) start = tail > this.capacity ? tail - this.capacity : 0;
-      else if (this.subscribers !== 0) start = this.floor;
+    let start = this.tail;
+    let gap = 0;
+    if (from === "oldest") start = this.#oldestRetained();
+    else if (typeof from === "number") {
+      const wanted = from - this.base;
+      const oldest = this.#oldestRetained();
+      if (wanted >= oldest) start = wanted;
+      else {
+        start = oldest;
+        gap = oldest - wanted;
+      }
     }
     if (this.subscribers === 0 || start < this.floor) this.floor = start;
     this.subscribers++;
-    this.#counts[start & this.#countMask]++;
-    return start;
+    this.counts[start & this.countMask]!++;
+    const cursor = new RingCursor(this, start, gap, lagError, this.cursors.length);
+    this.cursors.push(cursor);
+    return cursor;
   }
 
-  /** Records that a subscriber read from `from` up to (not including) `to`. */
+  /**
+   * Test hook behind `startSequenceAt`: the next value sent on this unused
+   * ring gets number `sequence`, and a rebase comes after at most `headroom`
+   * more.
+   */
+  startAt(sequence: number, headroom: number): void {
+    if (this.tail !== 0 || this.base !== 0 || this.subscribers !== 0) {
+      throw new Error("startSequenceAt needs a bus that has never been used");
+    }
+    const local = Math.min(sequence, REBASE_LIMIT - headroom);
+    this.base = sequence - local;
+    this.tail = this.floor = this.origin = local;
+  }
+
+  /** The sequence number the next value sent will get. */
+  sequence(): number {
+    return this.base + this.tail;
+  }
+
+  /** Records that a cursor read from `from` up to (not including) `to`. */
   move(from: number, to: number): void {
     const oldest = this.tail - this.capacity;
     if (from < oldest) from = oldest;
     if (to <= from) return; // still in the floor bucket it was carried into
-    const counts = this.#counts;
-    const m = this.#countMask;
-    counts[to & m]++;
-    if (--counts[from & m] === 0 && from === this.floor) this.#raiseFloor();
+    const counts = this.counts;
+    const m = this.countMask;
+    counts[to & m]!++;
+    if (--counts[from & m]! === 0 && from === this.floor) this.raiseFloor();
   }
 
-  /** Unregisters a subscriber whose recorded position is `at`. */
-  leave(at: number): void {
+  /** Unregisters `cursor`, whose recorded position is `at`. */
+  leave(cursor: RingCursor<T>, at: number): void {
     const oldest = this.tail - this.capacity;
     if (at < oldest) at = oldest;
     this.subscribers--;
-    if (--this.#counts[at & this.#countMask] === 0 && at === this.floor) this.#raiseFloor();
+    const cursors = this.cursors;
+    const last = cursors.pop()!;
+    if (last !== cursor) {
+      cursors[cursor.index] = last;
+      last.index = cursor.index;
+    }
+    if (--this.counts[at & this.countMask]! === 0 && at === this.floor) this.raiseFloor();
   }
 
+  /**
+   * Closes the ring: cursors with nothing left end now, the others once they
+   * read their last value; waiting writes fail and `ready` opens.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.parked.length !== 0) this.#wakeParked();
+    const done: RingCursor<T>[] = [];
+    for (const cursor of this.cursors) {
+      if (cursor.at === this.tail) done.push(cursor);
+      else cursor.closing();
+    }
+    // Ending runs user code (wake-ups); the list above is fixed first.
+    for (const cursor of done) cursor.end();
+    this.writes.close();
     if (this.#openReady !== undefined) this.#resolveReady();
   }
 
-  /** The floor's bucket emptied: walk up to the next subscriber, releasing what all have read. */
-  #raiseFloor(): void {
-    const counts = this.#counts;
-    const m = this.#countMask;
+  /** The floor's bucket emptied: walk up to the next cursor, releasing what all have read. */
+  raiseFloor(): void {
+    const counts = this.counts;
+    const m = this.countMask;
     const tail = this.tail;
     let floor = this.floor;
     while (floor < tail && counts[floor & m] === 0) {
@@ -172,22 +248,29 @@ export class Ring<T> {
       floor++;
     }
     this.floor = floor;
+    if (this.writes.pending) {
+      if (this.#hasRawRoom()) this.writes.roomOpened();
+    } else if (this.#openReady !== undefined && this.#hasRawRoom()) this.#resolveReady();
+  }
+
+  /** Where a `from: "oldest"` cursor starts: with replay the last `capacity` values, else the slowest cursor. */
+  #oldestRetained(): number {
+    if (this.replay) return Math.max(this.tail - this.capacity, this.origin);
+    return this.subscribers === 0 ? this.tail : this.floor;
+  }
+
+  #hasRawRoom(): boolean {
+    return this.policy !== WAIT || this.closed || this.subscribers === 0 || !this.#full(false);
+  }
+
+  /** After waiting writes went out: open `ready` if room is left. */
+  #afterWrites(): void {
     if (this.#openReady !== undefined && this.hasRoom()) this.#resolveReady();
   }
 
-  /** Overwriting the floor's slot: carry the subscribers there one position up; they count the gap when they read. */
-  #overtake(): void {
-    const counts = this.#counts;
-    const m = this.#countMask;
-    const floor = this.floor;
-    counts[(floor + 1) & m] += counts[floor & m];
-    counts[floor & m] = 0;
-    this.floor = floor + 1;
-  }
-
   /**
-   * Whether the slot the next write reuses holds the slowest subscriber's
-   * next value. `overwriting`: the write will reuse it anyway.
+   * Whether the slot the next write reuses holds the slowest cursor's next
+   * value. `overwriting`: the write will reuse it anyway.
    */
   #full(overwriting: boolean): boolean {
     if (this.tail - this.floor !== this.capacity) return false;
@@ -197,16 +280,30 @@ export class Ring<T> {
 
   #recordDrains(overwriting: boolean): void {
     const draining = this.draining;
-    for (let i = 0; i < draining.length; i++) draining[i](overwriting);
+    for (let i = 0; i < draining.length; i++) draining[i]!.recordMidDrain(overwriting);
+  }
+
+  /** Moves every position down by {@linkcode REBASE_STEP}; see the module doc. */
+  #rebase(): void {
+    const step = REBASE_STEP;
+    this.tail -= step;
+    this.base += step;
+    const oldest = this.tail - this.capacity;
+    this.floor = this.subscribers === 0 ? this.tail : this.floor - step;
+    this.origin = Math.max(this.origin - step, oldest);
+    const cursors = this.cursors;
+    for (let i = 0; i < cursors.length; i++) cursors[i]!.rebase(step, oldest);
   }
 
   #wakeParked(): void {
-    // Swap lists first: a woken subscriber may park again at once.
+    // Swap lists first: a woken subscriber may park again at once, and a
+    // wake-up may send, which starts a nested wake-up loop.
     const woken = this.parked;
-    this.parked = this.#spare;
-    this.#spare = woken;
-    for (let i = 0; i < woken.length; i++) woken[i]();
+    this.parked = this.#spare ?? [];
+    this.#spare = undefined;
+    for (let i = 0; i < woken.length; i++) woken[i]!.wake();
     woken.length = 0;
+    this.#spare = woken;
   }
 
   #resolveReady(): void {
@@ -216,12 +313,10 @@ export class Ring<T> {
   }
 
   #allocate(): void {
-    // push keeps the arrays packed, which V8 reads fastest.
+    // push keeps the array packed, which engines read fastest (an array made with holes stays holey).
     const slots: (T | undefined)[] = [];
-    const counts: number[] = [];
     for (let i = 0; i < this.capacity; i++) slots.push(undefined);
-    for (let i = 0; i < 2 * this.capacity; i++) counts.push(0);
     this.slots = slots;
-    this.#counts = counts;
+    this.counts = new Int32Array(2 * this.capacity);
   }
 }

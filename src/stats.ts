@@ -107,7 +107,8 @@ export interface MetricSource {
  *   {@linkcode BusStats}, or a {@linkcode MetricSource}.
  * @param options The metric name prefix.
  * @returns The metrics, one `# HELP`, `# TYPE` and sample per metric.
- * @throws {TypeError} If `prefix` is not a valid Prometheus metric name.
+ * @throws {TypeError} If `source` has no `stats()` method, or `prefix` is
+ *   not a valid Prometheus metric name.
  *
  * @example Serving metrics
  * ```ts
@@ -123,38 +124,19 @@ export function toPrometheus(source: { stats(): BusStats } | MetricSource, optio
   if (typeof prefix !== "string" || !METRIC_NAME.test(prefix)) {
     throw new TypeError(`Invalid prefix: ${describe(prefix)}; expected a Prometheus metric name such as "bus"`);
   }
-  const metrics = "metrics" in source && typeof source.metrics === "function"
-    ? source.metrics()
-    : busMetrics((source as { stats(): BusStats }).stats());
-  let text = "";
-  for (const { name, type, help, value } of metrics) {
-    text += `# HELP ${prefix}_${name} ${help}\n# TYPE ${prefix}_${name} ${type}\n${prefix}_${name} ${value}\n`;
+  const metric = (name: string, type: string, help: string, value: number) =>
+    `# HELP ${prefix}_${name} ${help}\n# TYPE ${prefix}_${name} ${type}\n${prefix}_${name} ${value}\n`;
+  if (typeof (source as Partial<MetricSource> | null)?.metrics === "function") {
+    return (source as MetricSource).metrics().map((m) => metric(m.name, m.type, m.help, m.value)).join("");
   }
-  return text;
-}
-
-function busMetrics(stats: BusStats): Metric[] {
-  return [
-    { name: "events_sent_total", type: "counter", help: "Values sent into the ring.", value: stats.sent },
-    {
-      name: "overflow_dropped_total",
-      type: "counter",
-      help: "Values overwritten before a subscriber read them.",
-      value: stats.dropped,
-    },
-    {
-      name: "overflow_discarded_total",
-      type: "counter",
-      help: "Values discarded by send under drop-newest.",
-      value: stats.discarded,
-    },
-    {
-      name: "send_blocked_total",
-      type: "counter",
-      help: "Sends refused for lack of room under wait.",
-      value: stats.blocked,
-    },
-    { name: "subscribers", type: "gauge", help: "Current subscribers.", value: stats.subscribers },
-    { name: "capacity", type: "gauge", help: "Slots in the ring.", value: stats.capacity },
-  ];
+  if (typeof (source as { stats?: unknown } | null)?.stats !== "function") {
+    throw new TypeError(`Invalid source: ${describe(source)}; expected a Bus or an object with a stats() method`);
+  }
+  const stats = (source as { stats(): BusStats }).stats();
+  return metric("events_sent_total", "counter", "Values sent into the ring.", stats.sent) +
+    metric("overflow_dropped_total", "counter", "Values overwritten before a subscriber read them.", stats.dropped) +
+    metric("overflow_discarded_total", "counter", "Values discarded by send under drop-newest.", stats.discarded) +
+    metric("send_blocked_total", "counter", "Sends refused for lack of room under wait.", stats.blocked) +
+    metric("subscribers", "gauge", "Current subscribers.", stats.subscribers) +
+    metric("capacity", "gauge", "Slots in the ring.", stats.capacity);
 }

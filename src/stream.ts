@@ -8,8 +8,6 @@
  * @module
  */
 
-import type { Bus } from "./bus.ts";
-import type { Ring } from "./ring.ts";
 import { CLOSED, EMPTY } from "./signals.ts";
 import type { Subscriber } from "./subscriber.ts";
 
@@ -21,18 +19,19 @@ import type { Subscriber } from "./subscriber.ts";
 export function toReadable<T>(sub: Subscriber<T>): ReadableStream<T> {
   let cancelled = false;
   const pull = (controller: ReadableStreamDefaultController<T>): Promise<void> | undefined => {
-    if (cancelled) return;
+    if (cancelled) return undefined;
     let value: T | typeof EMPTY | typeof CLOSED;
     try {
       value = sub.tryRecv();
     } catch (error) {
       sub.close();
       controller.error(error);
-      return;
+      return undefined;
     }
     if (value === EMPTY) return sub.wait().then(() => pull(controller));
     if (value === CLOSED) controller.close();
     else controller.enqueue(value);
+    return undefined;
   };
   return new ReadableStream<T>({
     pull,
@@ -44,19 +43,27 @@ export function toReadable<T>(sub: Subscriber<T>): ReadableStream<T> {
 }
 
 /**
- * A stream that sends each chunk on `bus`. Under `overflow: "wait"` a write
- * waits for room, so the writer's `ready` carries the bus's backpressure.
- * Closing or aborting the stream closes the bus.
+ * A stream that sends each chunk with `bus.write`, so under `"wait"` a write
+ * waits for room in turn with other writers and the writer's `ready`
+ * carries the bus's backpressure. Closing the stream closes the bus.
+ * Aborting it aborts the controller's signal, which gives up a write still
+ * waiting at once (the streams spec calls the sink's `abort` only after the
+ * write in flight settles), and then closes the bus.
  */
-export function toWritable<T>(bus: Bus<T>, ring: Ring<T>): WritableStream<T> {
-  const write = (chunk: T): Promise<void> | undefined => {
-    // Another producer may take the room between `ready` and this write, so look again.
-    if (!ring.hasRoom()) return ring.ready().then(() => write(chunk));
-    bus.send(chunk);
-  };
+export function toWritable<T>(bus: Writer<T>): WritableStream<T> {
   return new WritableStream<T>({
-    write,
+    write: async (chunk, controller) => {
+      // Every runtime we claim has the controller's signal; @types/node's WritableStreamDefaultController lacks it.
+      const { signal } = controller as { signal?: AbortSignal };
+      await bus.write(chunk, signal === undefined ? undefined : { signal });
+    },
     close: () => bus.close(),
     abort: () => bus.close(),
   });
+}
+
+/** What {@linkcode toWritable} needs of a bus. */
+interface Writer<T> {
+  write(value: T, options?: { signal: AbortSignal }): Promise<number>;
+  close(): void;
 }

@@ -1,13 +1,14 @@
 /**
- * A subscriber: one reader's cursor into the ring of a {@linkcode Bus}, with
- * every way of reading it.
+ * A subscriber: every way of reading one reader's {@linkcode Cursor} into a
+ * bus. The cursor knows the ring; the subscriber turns it into values,
+ * promises, iteration and streams.
  *
  * @module
  */
 
-import { BusClosedError, LaggedError } from "./errors.ts";
-import { describe, type SubscribeOptions } from "./options.ts";
-import type { Ring } from "./ring.ts";
+import { type Cursor, ENDED, PENDING, READABLE } from "./cursor.ts";
+import { BusClosedError } from "./errors.ts";
+import { describe } from "./options.ts";
 import { CLOSED, EMPTY } from "./signals.ts";
 import { toReadable } from "./stream.ts";
 
@@ -17,40 +18,43 @@ const RESOLVED: Promise<undefined> = Promise.resolve(undefined);
 /** Fits both a stream reader's and an iterator's "done" result. */
 const DONE: { readonly done: true; readonly value: undefined } = Object.freeze({ done: true, value: undefined });
 
-/**
- * A subscriber's state. `DRAINING` is a `drain` in progress; anything that
- * moves the cursor under it (a read from the callback, or a send about to
- * overwrite the next value) turns it into `INTERRUPTED`, which the drain loop
- * checks after each value: one load, instead of re-deriving it per value.
- */
-const OPEN = 0;
-const DRAINING = 1;
-const INTERRUPTED = 2;
-const ENDED = 3;
-
-/** What a parked read will resolve with: the value, or a stream-style read result. */
+/** What a parked read resolves with: the value itself, or a stream-style read result. */
 const RECV_KIND = 0;
 const READ_KIND = 1;
 
-/** A `recv()` or `read()` parked in an await, settled when the subscriber is woken. */
+/** A `recv()` or `read()` parked in an await, settled in turn as values arrive. */
 class Waiter {
-  constructor(
-    readonly kind: number,
-    readonly resolve: (value: unknown) => void,
-    readonly reject: (error: unknown) => void,
-  ) {}
+  readonly kind: number;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+
+  constructor(kind: number, resolve: (value: unknown) => void, reject: (error: unknown) => void) {
+    this.kind = kind;
+    this.resolve = resolve;
+    this.reject = reject;
+  }
 }
 
 /** A parked `wait()` is just its resolve function: the cheapest park, as it is the batch path's. */
 type Parked = Waiter | ((ready: boolean) => void);
 
-/** @internal Builds subscribers for {@linkcode Bus.subscribe}; not part of the public API. */
-export let createSubscriber: <T>(ring: Ring<T> | undefined, options: Required<SubscribeOptions>) => Subscriber<T>;
+/**
+ * A subscriber dropped without `close()` is unsubscribed once it is
+ * collected, as tokio frees a dropped `Receiver`. The cursor holds nothing
+ * that leads back to its subscriber while it is idle, so the subscriber can
+ * be collected; a parked read holds it, as a live reader should.
+ */
+const forgotten: FinalizationRegistry<Cursor<unknown>> | undefined = typeof FinalizationRegistry === "function"
+  ? new FinalizationRegistry((cursor) => cursor.close())
+  : undefined;
+
+/** @internal Builds subscribers for the buses; not part of the public API. */
+export let createSubscriber: <T>(cursor: Cursor<T>) => Subscriber<T>;
 
 /**
  * One reader of a {@linkcode Bus}. It sees the values sent after it
- * subscribed (or, with `from: "oldest"`, the ones still retained), in order,
- * each once. Every way of reading moves the same cursor:
+ * subscribed (or from where `subscribe` was told to start), in order, each
+ * once. Every way of reading moves the same cursor:
  *
  * - {@linkcode Subscriber.tryRecv}: synchronous, no promise, no allocation.
  * - {@linkcode Subscriber.drain}: every available value to a callback, no
@@ -64,8 +68,15 @@ export let createSubscriber: <T>(ring: Ring<T> | undefined, options: Required<Su
  * oldest value still held and adds the gap to {@linkcode Subscriber.missed}.
  * With `lag: "error"` the next read also reports a {@linkcode LaggedError}.
  *
+ * Reads that wait are served first come, first served: while one is parked,
+ * `tryRecv()` and `drain()` see nothing, and a later `recv()`, `read()` or
+ * `wait()` queues behind it, even when made from code that runs while the
+ * parked ones settle.
+ *
  * Create one with {@linkcode Bus.subscribe}. Close it (or declare it with
- * `using`) when done, so the bus stops holding values for it.
+ * `using`) when done, so the bus stops holding values for it. A subscriber
+ * dropped without closing is unsubscribed once the garbage collector frees
+ * it; that is a safety net with no timing promise, never a substitute.
  *
  * @typeParam T The type of the values on the bus.
  *
@@ -84,41 +95,29 @@ export let createSubscriber: <T>(ring: Ring<T> | undefined, options: Required<Su
  * console.log(sub.tryRecv() === EMPTY); // true
  * ```
  */
-export class Subscriber<T> implements AsyncIterable<T>, Disposable {
-  /** Unset for a subscriber created after the bus closed: it never joined, and every read ends first. */
-  #ring: Ring<T>;
-  /** Sequence number of the next value to read; -1 once ended. */
-  #position: number;
-  /** The position the ring has on record for this subscriber; drain catches it up once per batch. */
-  #recorded: number;
-  #missed = 0;
-  #lagError: boolean;
-  #state: number;
+export class Subscriber<T> implements AsyncIterable<T> {
+  #cursor: Cursor<T>;
   #waiters: Parked[] = [];
-  #parked = false;
-  #wake = (): void => {
-    this.#parked = false;
-    this.#settle();
-  };
+  #settling = false;
+  #wake = (): void => this.#settle();
   #readable: ReadableStream<T> | undefined;
   #closed: Promise<undefined> | undefined;
-  #resolveClosed: ((value: undefined) => void) | undefined;
 
   static {
-    createSubscriber = <T>(ring: Ring<T> | undefined, options: Required<SubscribeOptions>) =>
-      new Subscriber<T>(ring, options);
+    createSubscriber = <T>(cursor: Cursor<T>) => new Subscriber<T>(cursor);
   }
 
-  private constructor(ring: Ring<T> | undefined, options: Required<SubscribeOptions>) {
-    this.#lagError = options.lag === "error";
-    this.#state = ring === undefined ? ENDED : OPEN;
-    this.#ring = ring!;
-    this.#position = this.#recorded = ring === undefined ? -1 : ring.join(options.from);
+  /** @ignore */
+  private constructor(cursor: Cursor<T>) {
+    this.#cursor = cursor;
+    forgotten?.register(this, cursor as Cursor<unknown>);
   }
 
   /**
    * How many values this subscriber lost because the ring overwrote them
-   * before it read them. A gap is counted when a read discovers it.
+   * before it read them (or, for a subscriber started at a sequence number,
+   * because they were gone already). A gap is counted when a read discovers
+   * it.
    *
    * @example
    * ```ts
@@ -131,26 +130,51 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
    * ```
    */
   get missed(): number {
-    return this.#missed;
+    return this.#cursor.missed;
   }
 
   /**
-   * Resolves once this subscriber has ended: it was closed, or the bus closed
-   * and it read everything retained for it. As on a
-   * `ReadableStreamDefaultReader`.
+   * The sequence number of the next value this subscriber reads. Every value
+   * a bus accepts gets the next number, from 0 ({@linkcode BusStats.sent} is
+   * the next to be given). After a read, the value read was number
+   * `position - 1`, including inside a `drain` callback. Pass a number back
+   * to `subscribe({ from })` to resume where a reader left off.
    *
-   * @example
+   * @example Numbering values for a client
    * ```ts
    * import { Bus } from "@ron/bus";
    *
-   * const sub = new Bus<number>().subscribe();
+   * const bus = new Bus<string>();
+   * const sub = bus.subscribe();
+   * bus.send("a");
+   * bus.send("b");
+   * sub.drain((value) => console.log(sub.position - 1, value)); // 0 "a", then 1 "b"
+   * ```
+   */
+  get position(): number {
+    return this.#cursor.position;
+  }
+
+  /**
+   * Resolves once this subscriber has ended: when it is closed, or when the
+   * bus is closed and nothing retained is left for it (at `bus.close()` if
+   * it has read everything, else at the read of its last value). From then
+   * on the bus no longer counts it. As on a `ReadableStreamDefaultReader`.
+   *
+   * @example Clean-up that waits for the end
+   * ```ts
+   * import { Bus } from "@ron/bus";
+   *
+   * const bus = new Bus<number>();
+   * const sub = bus.subscribe();
    * sub.closed.then(() => console.log("done"));
-   * sub.close();
+   * bus.close(); // "done": nothing was left for it
    * ```
    */
   get closed(): Promise<undefined> {
-    if (this.#state === ENDED) return RESOLVED;
-    return this.#closed ??= new Promise((resolve) => this.#resolveClosed = resolve);
+    const cursor = this.#cursor;
+    if (cursor.ended) return RESOLVED;
+    return this.#closed ??= new Promise((resolve) => cursor.onEnd = () => resolve(undefined));
   }
 
   /**
@@ -178,8 +202,8 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
 
   /**
    * Takes the next value without waiting: the value, {@linkcode EMPTY} when
-   * none is available yet, or {@linkcode CLOSED} once the subscriber has
-   * ended. Never allocates.
+   * none is available yet (or a parked read is first in line), or
+   * {@linkcode CLOSED} once the subscriber has ended. Never allocates.
    *
    * @returns The next value, `EMPTY` or `CLOSED`.
    * @throws {LaggedError} Under `lag: "error"`, once per gap; the call after
@@ -199,32 +223,16 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
    * ```
    */
   tryRecv(): T | typeof EMPTY | typeof CLOSED {
-    const state = this.#state;
-    if (state !== OPEN) {
-      if (state === ENDED) return CLOSED;
-      this.#state = INTERRUPTED; // read from its own drain callback: that drain stops after this value
-    }
-    const ring = this.#ring;
-    let position = this.#position;
-    const behind = ring.tail - position;
-    if (behind === 0) {
-      if (!ring.closed) return EMPTY;
-      this.#leave();
-      return CLOSED;
-    }
-    if (behind > ring.capacity) position = this.#skipLag();
-    const value = ring.slots[position & ring.mask] as T;
-    this.#position = ++position;
-    ring.move(this.#recorded, position);
-    this.#recorded = position;
-    return value;
+    return this.#waiters.length === 0 ? this.#cursor.take() : EMPTY;
   }
 
   /**
    * Hands every available value, up to `max`, to `fn`, synchronously and in
    * order, with no allocation per value. If `fn` throws, the value it threw
-   * on counts as read and the error propagates. Stops early if `fn` closes
-   * or reads this subscriber.
+   * on counts as read and the error propagates. `fn` may call anything on
+   * the bus; the drain stops early, never delivering out of order, if `fn`
+   * closes or reads this subscriber, or sends enough to overwrite the next
+   * value. While a read is parked, it hands over nothing.
    *
    * @param fn Called with each value.
    * @param max The most values to hand over: a non-negative integer or
@@ -232,8 +240,8 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
    *   counted and, under `lag: "error"`, reported.
    * @returns How many values `fn` was called with.
    * @throws {LaggedError} Under `lag: "error"`, before delivering anything.
-   * @throws {TypeError} If `fn` is not a function or `max` not a number.
-   * @throws {RangeError} If `max` is negative or fractional.
+   * @throws {TypeError} If `fn` is not a function, or `max` is not a number.
+   * @throws {RangeError} If `max` is negative, fractional or NaN.
    *
    * @example One await per batch
    * ```ts
@@ -253,41 +261,8 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
   drain(fn: (value: T) => void, max: number = Infinity): number {
     if (typeof fn !== "function") throw new TypeError(`Invalid fn: ${describe(fn)}; expected a function`);
     if (max !== Infinity) checkMax(max);
-    const outer = this.#state;
-    if (outer === ENDED) return 0;
-    if (outer !== OPEN) this.#state = INTERRUPTED; // drained from its own drain callback
-    const ring = this.#ring;
-    let position = this.#position;
-    let behind = ring.tail - position;
-    if (behind === 0) {
-      if (ring.closed) this.#leave();
-      return 0;
-    }
-    if (behind > ring.capacity) {
-      position = this.#skipLag();
-      behind = ring.capacity;
-    }
-    const { slots, mask } = ring;
-    const start = position;
-    const end = position + (behind < max ? behind : max);
-    this.#state = DRAINING;
-    ring.draining.push(this.#recordMidDrain);
-    try {
-      while (position < end) {
-        const value = slots[position & mask] as T;
-        this.#position = ++position;
-        fn(value);
-        if (this.#state !== DRAINING) break; // fn closed or read this subscriber, or a send overwrites what is next
-      }
-    } finally {
-      ring.draining.pop();
-      if (this.#state !== ENDED) {
-        this.#state = outer === OPEN ? OPEN : INTERRUPTED;
-        // Once per batch, even if fn threw: the value it threw on counts as read.
-        this.#record();
-      }
-    }
-    return position - start;
+    if (this.#waiters.length !== 0) return 0;
+    return this.#cursor.drain(fn, max);
   }
 
   /**
@@ -309,21 +284,20 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
    * ```
    */
   wait(): Promise<boolean> {
-    if (this.#state === ENDED) return FALSE;
-    const ring = this.#ring;
-    if (ring.tail !== this.#position) return TRUE;
-    if (!ring.closed) {
-      return new Promise((resolve) => {
-        this.#waiters.push(resolve);
-        this.#askToBeWoken();
-      });
+    if (this.#waiters.length === 0) {
+      const state = this.#cursor.poll();
+      if (state === READABLE) return TRUE;
+      if (state === ENDED) return FALSE;
     }
-    this.#leave();
-    return FALSE;
+    return new Promise((resolve) => this.#park(resolve));
   }
 
   /**
-   * Resolves with the next value, waiting for one if needed.
+   * Resolves with the next value, waiting for one if needed. As with any
+   * promise, a value that is itself a thenable (a `Promise`, say) is
+   * adopted: `recv()` resolves with its result, and never settles if it
+   * never does. `read()`, `for await` and `tryRecv()` hand over values as
+   * they are.
    *
    * @returns The next value.
    * @throws {BusClosedError} (rejects) once the subscriber has ended.
@@ -340,15 +314,19 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
    * ```
    */
   recv(): Promise<T> {
-    let value: T | typeof EMPTY | typeof CLOSED;
-    try {
-      value = this.tryRecv();
-    } catch (error) {
-      return Promise.reject(error);
+    if (this.#waiters.length === 0) {
+      let value: T | typeof EMPTY | typeof CLOSED;
+      try {
+        value = this.#cursor.take();
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      if (value === CLOSED) return Promise.reject(new BusClosedError());
+      if (value !== EMPTY) return Promise.resolve(value);
     }
-    if (value === EMPTY) return this.#park(RECV_KIND);
-    if (value === CLOSED) return Promise.reject(new BusClosedError());
-    return Promise.resolve(value);
+    return new Promise((resolve, reject) =>
+      this.#park(new Waiter(RECV_KIND, resolve as (value: unknown) => void, reject))
+    );
   }
 
   /**
@@ -363,7 +341,7 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
    * ```ts
    * import { Bus } from "@ron/bus";
    *
-   * async function consume(reader: { read(): Promise<ReadableStreamReadResult<number>> }) {
+   * async function consume(reader: { read(): Promise<{ done: boolean; value?: number }> }) {
    *   for (let r = await reader.read(); !r.done; r = await reader.read()) console.log(r.value);
    * }
    * const bus = new Bus<number>();
@@ -373,16 +351,20 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
    * await consume(sub); // 1
    * ```
    */
-  read(): Promise<ReadableStreamReadResult<T>> {
-    let value: T | typeof EMPTY | typeof CLOSED;
-    try {
-      value = this.tryRecv();
-    } catch (error) {
-      return Promise.reject(error);
+  read(): Promise<{ done: false; value: T } | { done: true; value: undefined }> {
+    if (this.#waiters.length === 0) {
+      let value: T | typeof EMPTY | typeof CLOSED;
+      try {
+        value = this.#cursor.take();
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      if (value === CLOSED) return Promise.resolve(DONE);
+      if (value !== EMPTY) return Promise.resolve({ value, done: false });
     }
-    if (value === EMPTY) return this.#park(READ_KIND);
-    if (value === CLOSED) return Promise.resolve(DONE);
-    return Promise.resolve({ value, done: false });
+    return new Promise((resolve, reject) =>
+      this.#park(new Waiter(READ_KIND, resolve as (value: unknown) => void, reject))
+    );
   }
 
   /**
@@ -437,7 +419,7 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
    * ```
    */
   close(): void {
-    this.#leave();
+    this.#cursor.close();
     this.#settle();
   }
 
@@ -462,8 +444,10 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
 
   /**
    * Iterates the values until the subscriber ends. A lag under
-   * `lag: "error"` throws out of the loop (the subscription stays open); a
-   * `break` or `return` closes the subscriber.
+   * `lag: "error"` throws out of the loop (the subscription stays open, and
+   * a new loop resumes); `break`, `return` or an exception in the loop body
+   * closes the subscriber, as does the iterator's `throw()`. Two loops over
+   * one subscriber at once share its cursor: each value goes to one of them.
    *
    * @returns An iterator over the values.
    *
@@ -486,99 +470,61 @@ export class Subscriber<T> implements AsyncIterable<T>, Disposable {
         this.close();
         return Promise.resolve(DONE);
       },
+      throw: (error?: unknown): Promise<IteratorResult<T>> => {
+        this.close();
+        return Promise.reject(error);
+      },
       [Symbol.asyncIterator]() {
         return this;
       },
     };
   }
 
-  /** Tells the ring how far this subscriber has read. */
-  #record(): void {
-    this.#ring.move(this.#recorded, this.#position);
-    this.#recorded = this.#position;
+  /** Queues a read behind those already parked and asks the cursor for a wake-up. */
+  #park(waiter: Parked): void {
+    this.#waiters.push(waiter);
+    if (!this.#settling) this.#cursor.park(this.#wake);
   }
 
   /**
-   * Called by the ring, mid-drain, when it needs exact positions; `overwriting`
-   * says a write is about to reuse the slot `tail - capacity`.
+   * Settles parked reads in order, as far as the cursor allows. Settling
+   * can run user code (the `then` getter of a value `recv()` resolves with),
+   * which may read, send or close anything: reads it makes queue behind, and
+   * a wake-up while this loop runs is this loop's to handle.
    */
-  #recordMidDrain = (overwriting: boolean): void => {
-    if (this.#state === ENDED) return;
-    this.#record();
-    if (overwriting && this.#ring.tail - this.#position >= this.#ring.capacity) this.#state = INTERRUPTED;
-  };
-
-  /** Moves past values the ring overwrote and counts them; returns the new position. */
-  #skipLag(): number {
-    const ring = this.#ring;
-    const oldest = ring.tail - ring.capacity;
-    const missed = oldest - this.#position;
-    this.#position = oldest;
-    this.#missed += missed;
-    ring.dropped += missed;
-    if (this.#lagError) throw new LaggedError(missed);
-    return oldest;
-  }
-
-  /** Queues a read that settles when a value arrives or the subscriber ends. */
-  #park<R>(kind: number): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      this.#waiters.push(new Waiter(kind, resolve as (value: unknown) => void, reject));
-      this.#askToBeWoken();
-    });
-  }
-
-  #askToBeWoken(): void {
-    if (this.#parked) return;
-    this.#parked = true;
-    this.#ring.parked.push(this.#wake);
-  }
-
-  /** Settles parked reads in order, as far as the ring allows. */
   #settle(): void {
+    if (this.#settling) return;
+    this.#settling = true;
     const waiters = this.#waiters;
-    let settled = 0;
-    for (; settled < waiters.length; settled++) {
-      const waiter = waiters[settled];
-      if (typeof waiter === "function") {
-        if (this.#state === ENDED) waiter(false);
-        else if (this.#ring.tail !== this.#position) waiter(true);
-        else if (!this.#ring.closed) break;
-        else {
-          this.#leave();
-          waiter(false);
+    const cursor = this.#cursor;
+    try {
+      while (waiters.length !== 0) {
+        const waiter = waiters[0]!;
+        if (typeof waiter === "function") {
+          const state = cursor.poll();
+          if (state === PENDING) break;
+          waiters.shift();
+          waiter(state === READABLE);
+          continue;
         }
-        continue;
+        let value: T | typeof EMPTY | typeof CLOSED;
+        try {
+          value = cursor.take();
+        } catch (error) {
+          waiters.shift();
+          waiter.reject(error);
+          continue;
+        }
+        if (value === EMPTY) break;
+        waiters.shift();
+        if (value !== CLOSED) waiter.resolve(waiter.kind === RECV_KIND ? value : { value, done: false });
+        else if (waiter.kind === RECV_KIND) waiter.reject(new BusClosedError());
+        else waiter.resolve(DONE);
       }
-      let value: T | typeof EMPTY | typeof CLOSED;
-      try {
-        value = this.tryRecv();
-      } catch (error) {
-        waiter.reject(error);
-        continue;
-      }
-      if (value === EMPTY) break;
-      if (value !== CLOSED) waiter.resolve(waiter.kind === RECV_KIND ? value : { value, done: false });
-      else if (waiter.kind === RECV_KIND) waiter.reject(new BusClosedError());
-      else waiter.resolve(DONE);
+    } finally {
+      this.#settling = false;
     }
-    if (settled === waiters.length) waiters.length = 0;
-    else if (settled !== 0) waiters.splice(0, settled);
-    if (waiters.length !== 0) this.#askToBeWoken();
-  }
-
-  /** Unsubscribes from the ring, once. */
-  #leave(): void {
-    if (this.#state === ENDED) return;
-    this.#state = ENDED;
-    const ring = this.#ring;
-    ring.leave(this.#recorded);
-    this.#position = -1;
-    if (this.#parked) {
-      this.#parked = false;
-      ring.parked.splice(ring.parked.indexOf(this.#wake), 1);
-    }
-    this.#resolveClosed?.(undefined);
+    if (waiters.length !== 0) cursor.park(this.#wake);
   }
 }
 

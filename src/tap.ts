@@ -66,7 +66,7 @@ function install<T>(ring: Tapped<T>, taps: readonly ((value: T) => void)[]): voi
     let first: unknown;
     for (let i = 0; i < taps.length; i++) {
       try {
-        taps[i](value);
+        taps[i]!(value);
       } catch (error) {
         if (!failed) first = error;
         failed = true;

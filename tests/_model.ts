@@ -189,10 +189,15 @@ export class BusModel {
       try {
         fn(this.log[next - 1]);
       } catch (error) {
+        this.#endIfDone(sub); // the value fn threw on counts as read
         return { error: (error as Error).name };
       }
-      if (sub.ended || sub.position !== next || next < this.oldest) return { ok: n };
+      if (sub.ended || sub.position !== next || next < this.oldest) {
+        this.#endIfDone(sub);
+        return { ok: n };
+      }
     }
+    this.#endIfDone(sub);
     return { ok: count };
   }
 
@@ -222,9 +227,13 @@ export class BusModel {
     this.#probeReady();
   }
 
+  /** Subscribers with nothing left end now; the others end when they read their last value. */
   close(): void {
     this.closed = true;
-    for (const sub of this.subscribers) this.#settle(sub);
+    for (const sub of this.subscribers) {
+      if (sub.position === this.tail) sub.ended = true;
+      this.#settle(sub);
+    }
     this.#probeReady();
   }
 
@@ -236,7 +245,16 @@ export class BusModel {
       sub.ended = true;
       return CLOSED;
     }
-    return this.#skipGap(sub) ?? this.log[sub.position++];
+    const gap = this.#skipGap(sub);
+    if (gap !== undefined) return gap;
+    const value = this.log[sub.position++];
+    this.#endIfDone(sub);
+    return value;
+  }
+
+  /** On a closed bus, a subscriber ends as it reads its last value. */
+  #endIfDone(sub: ModelSubscriber): void {
+    if (this.closed && sub.position === this.tail) sub.ended = true;
   }
 
   /** A subscriber the ring overwrote jumps to the oldest value held and counts the gap; with `lag: "error"`, it is reported. */

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Bus, EMPTY, MAX_CAPACITY } from "../mod.ts";
+import { Bus, CLOSED, EMPTY, MAX_CAPACITY } from "../mod.ts";
 import { take } from "./_read.ts";
 
 describe("construction", () => {
@@ -30,9 +30,13 @@ describe("construction", () => {
     assert.equal(new Bus(100).overflow, "drop-oldest");
   });
 
-  it("new Bus() accepts the documented maximum capacity", () => {
-    assert.equal(MAX_CAPACITY, 2 ** 30);
-    assert.equal(new Bus({ capacity: MAX_CAPACITY }).capacity, MAX_CAPACITY);
+  it("new Bus() accepts the documented maximum capacity, and a subscriber can join it", () => {
+    assert.equal(MAX_CAPACITY, 2 ** 24);
+    const bus = new Bus<number>({ capacity: MAX_CAPACITY });
+    assert.equal(bus.capacity, MAX_CAPACITY);
+    const sub = bus.subscribe(); // allocates the ring: engines abort the process on arrays near 2^27
+    bus.send(1);
+    assert.equal(sub.tryRecv(), 1);
   });
 });
 
@@ -90,6 +94,28 @@ describe("Bus.send()", () => {
     for (const value of values) bus.send(value);
     assert.deepEqual(take(sub), values);
   });
+});
+
+describe("Bus.send() with the library's own signals", () => {
+  for (const [name, signal] of [["EMPTY", EMPTY], ["CLOSED", CLOSED]] as const) {
+    it(`refuses ${name} with a TypeError that says why, sending nothing`, async () => {
+      const bus = new Bus<unknown>();
+      const sub = bus.subscribe();
+      assert.throws(() => bus.send(signal), {
+        name: "TypeError",
+        message:
+          `Invalid value: Symbol(${name}); a bus cannot carry EMPTY or CLOSED, which tryRecv() returns to mean "no value"`,
+      });
+      await assert.rejects(bus.write(signal), TypeError);
+      assert.equal(bus.stats().sent, 0);
+      assert.equal(sub.tryRecv(), EMPTY);
+      bus.send(2);
+      assert.equal(await sub.recv(), 2, "the async paths still work");
+      bus.close();
+      assert.deepEqual(await sub.read(), { value: undefined, done: true });
+      assert.equal(bus.subscriberCount, 0);
+    });
+  }
 });
 
 describe("Bus.subscribe()", () => {

@@ -155,6 +155,61 @@ describe("Subscriber.close()", () => {
     assert.equal(ended, true);
   });
 
+  it("resolves closed at bus.close() for a subscriber with nothing left, and the bus stops counting it", async () => {
+    const bus = new Bus<number>();
+    const caughtUp = bus.subscribe();
+    const behind = bus.subscribe();
+    bus.send(1);
+    caughtUp.tryRecv();
+    let ended = false;
+    caughtUp.closed.then(() => ended = true);
+    bus.close();
+    await tick();
+    assert.equal(ended, true, "nothing is retained for it, so it ended with the bus");
+    assert.equal(bus.subscriberCount, 1);
+    assert.equal(bus.stats().subscribers, 1);
+    assert.equal(caughtUp.tryRecv(), CLOSED);
+    behind.close();
+  });
+
+  it("ends a subscriber with values left at the read of its last one, on every path", async () => {
+    const reads: Record<string, (sub: Subscriber<number>) => Promise<unknown> | unknown> = {
+      "tryRecv()": (sub) => sub.tryRecv(),
+      "drain()": (sub) => sub.drain(() => {}),
+      "recv()": (sub) => sub.recv(),
+      "read()": (sub) => sub.read(),
+      "for await": async (sub) => {
+        for await (const _ of sub) return;
+      },
+      "readable": (sub) => sub.readable.getReader().read(),
+    };
+    for (const [path, read] of Object.entries(reads)) {
+      const bus = new Bus<number>();
+      const sub = bus.subscribe();
+      let ended = false;
+      sub.closed.then(() => ended = true);
+      bus.send(1);
+      bus.close();
+      await tick();
+      assert.equal(ended, false, `${path}: a value is left for it`);
+      assert.equal(bus.subscriberCount, 1, path);
+      await read(sub);
+      await tick();
+      assert.equal(ended, true, `${path}: it read its last value`);
+      assert.equal(bus.subscriberCount, 0, path);
+    }
+  });
+
+  it("settles reads parked on every subscriber when the bus closes, and counts none of them", async () => {
+    const bus = new Bus<number>();
+    const subs = Array.from({ length: 3 }, () => bus.subscribe());
+    const parked = [subs[0].recv().catch((error) => error.name), subs[1].wait(), subs[2].read()];
+    await tick();
+    bus.close();
+    assert.equal(bus.subscriberCount, 0, "counted out at once, before any await");
+    assert.deepEqual(await Promise.all(parked), ["BusClosedError", false, { value: undefined, done: true }]);
+  });
+
   it("runs at the end of a using block", () => {
     const bus = new Bus<number>();
     let seen: Subscriber<number>;

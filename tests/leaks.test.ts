@@ -148,6 +148,40 @@ describe("Subscriber", { skip }, () => {
   });
 });
 
+describe("a subscriber dropped without close()", { skip }, () => {
+  it("is unsubscribed once collected: no longer counted, holding values, or blocking a 'wait' producer", async () => {
+    const bus = new Bus<number>({ capacity: 4, overflow: "wait" });
+    const keep = bus.subscribe();
+    // Forgotten in a function of their own, so no stack slot of the test holds them.
+    (() => {
+      for (let i = 0; i < 20; i++) bus.subscribe();
+    })();
+    for (let i = 0; i < 4; i++) bus.send(i);
+    keep.drain(() => {});
+    assert.equal(bus.subscriberCount, 21);
+    assert.equal(bus.stats().blocked, 0);
+    assert.throws(() => bus.send(4), { name: "BusFullError" }, "the forgotten subscribers hold the ring");
+    const ready = bus.ready;
+    const counted = (): number => bus.subscriberCount;
+    for (let i = 0; i < 20 && counted() > 1 + STALE; i++) await collect();
+    assert.ok(counted() <= 1 + STALE, `${counted() - 1} of 20 forgotten subscribers still counted`);
+    if (counted() === 1) {
+      await ready;
+      assert.equal(bus.send(4), 1, "the producer goes on");
+      assert.deepEqual([keep.tryRecv()], [4]);
+    }
+  });
+
+  it("costs the subscribers still in use nothing: they are never collected from under a reader", async () => {
+    const bus = new Bus<number>();
+    const kept = Array.from({ length: 5 }, () => bus.subscribe());
+    await collect();
+    assert.equal(bus.subscriberCount, 5);
+    bus.send(1);
+    assert.deepEqual(kept.map((sub) => sub.tryRecv()), [1, 1, 1, 1, 1]);
+  });
+});
+
 describe("the heap", { skip }, () => {
   it("stays flat after warm-up while subscribers churn and values flow", async () => {
     const bus = new Bus<{ n: number }>(64);

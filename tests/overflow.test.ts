@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Bus, BusClosedError, BusFullError } from "../mod.ts";
+import { Bus, BusClosedError, BusFullError, EMPTY } from "../mod.ts";
 import { readSlowly, take, tick } from "./_read.ts";
 
 describe("overflow: 'drop-oldest'", () => {
@@ -142,5 +142,28 @@ describe("overflow: 'wait'", () => {
     dropping.send(0);
     dropping.send(1);
     await dropping.ready;
+  });
+});
+
+describe("replay: true with from: 'oldest'", () => {
+  it("starts a full ring behind, so under 'drop-newest' the next send is discarded", () => {
+    const bus = new Bus<number>({ capacity: 2, overflow: "drop-newest", replay: true });
+    bus.send(1);
+    bus.send(2);
+    const late = bus.subscribe({ from: "oldest" });
+    assert.equal(bus.send(3), 0);
+    assert.equal(bus.stats().discarded, 1);
+    assert.deepEqual([late.tryRecv(), late.tryRecv(), late.tryRecv()], [1, 2, EMPTY]);
+  });
+
+  it("starts a full ring behind, so under 'wait' the next send throws BusFullError until it reads", async () => {
+    const bus = new Bus<number>({ capacity: 2, overflow: "wait", replay: true });
+    bus.send(1);
+    bus.send(2);
+    const late = bus.subscribe({ from: "oldest" });
+    assert.throws(() => bus.send(3), BusFullError);
+    assert.equal(late.tryRecv(), 1);
+    await bus.ready;
+    assert.equal(bus.send(3), 1);
   });
 });

@@ -22,6 +22,15 @@ describe("Bus.stats()", () => {
 });
 
 describe("toPrometheus()", () => {
+  it("rejects a source without stats() with a TypeError that names it", () => {
+    for (const source of [{}, null, 42]) {
+      assert.throws(() => toPrometheus(source as never), {
+        name: "TypeError",
+        message: /^Invalid source: .*; expected a Bus or an object with a stats\(\) method$/,
+      });
+    }
+  });
+
   it("renders every counter with the seed's metric names", () => {
     const bus = new Bus<number>({ capacity: 2, overflow: "wait" });
     const sub = bus.subscribe();

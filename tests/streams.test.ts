@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Bus, BusClosedError } from "../mod.ts";
+import { Bus, BusClosedError, CLOSED } from "../mod.ts";
 import { readSlowly, take, tick } from "./_read.ts";
 
 async function collect<T>(stream: ReadableStream<T>): Promise<T[]> {
@@ -158,6 +158,59 @@ describe("Bus.writable", () => {
     const seen = await consumer;
     assert.deepEqual(seen, Array.from({ length: 20 }, (_, i) => i));
     assert.equal(bus.stats().blocked, 0);
+  });
+
+  it("gives up a write waiting for room at once when the writer aborts, and closes the bus", async () => {
+    const bus = new Bus<number>({ capacity: 1, overflow: "wait" });
+    const sub = bus.subscribe(); // never reads, so the second write waits for good
+    const writer = bus.writable.getWriter();
+    await writer.write(1);
+    const waiting = writer.write(2);
+    await tick();
+    const reason = new Error("producer gave up");
+    await writer.abort(reason);
+    await assert.rejects(waiting, (error) => error === reason);
+    assert.equal(bus.closed, true);
+    assert.equal(bus.stats().sent, 1, "the write that waited was not sent");
+    assert.equal(sub.tryRecv(), 1);
+    assert.equal(sub.tryRecv(), CLOSED);
+  });
+
+  it("ends a blocked pipeTo whose signal aborted once its write in flight goes out, and closes the bus", async () => {
+    // The streams spec lets an aborted pipe finish the write in flight before it aborts the destination, so the
+    // chunk the pipe already took from the source is sent, not lost, as soon as there is room for it.
+    const bus = new Bus<number>({ capacity: 2, overflow: "wait" });
+    const sub = bus.subscribe();
+    let next = 0;
+    const source = new ReadableStream<number>({ pull: (controller) => controller.enqueue(next++) });
+    const controller = new AbortController();
+    let settled = false;
+    const piped = source.pipeTo(bus.writable, { signal: controller.signal }).finally(() => settled = true);
+    for (let i = 0; i < 20 && bus.stats().sent < 2; i++) await tick();
+    controller.abort(new Error("stop"));
+    await tick();
+    assert.equal(settled, false, "the write in flight still waits for room");
+    assert.equal(sub.tryRecv(), 0); // room for the chunk in flight
+    await assert.rejects(piped, /stop/);
+    assert.equal(bus.closed, true);
+    assert.deepEqual(take(sub), [1, 2], "the chunk in flight went out; nothing after it");
+    assert.equal(bus.stats().blocked, 0, "the pipe waited; it never hit BusFullError");
+  });
+
+  it("ends a blocked, aborted pipeTo at once when the bus closes", async () => {
+    const bus = new Bus<number>({ capacity: 1, overflow: "wait" });
+    const stuck = bus.subscribe(); // never reads; held, so the GC cannot unsubscribe it
+    let next = 0;
+    const source = new ReadableStream<number>({ pull: (controller) => controller.enqueue(next++) });
+    const controller = new AbortController();
+    const piped = source.pipeTo(bus.writable, { signal: controller.signal });
+    for (let i = 0; i < 20 && bus.stats().sent < 1; i++) await tick();
+    controller.abort(new Error("stop"));
+    bus.close();
+    // Deno and Bun reject with the abort reason, Node with the failed write's error: both end the pipe at once.
+    await assert.rejects(piped, (error) => /stop|Bus is closed/.test(String(error)));
+    assert.equal(bus.stats().sent, 1);
+    assert.equal(stuck.tryRecv(), 0);
   });
 
   it("errors a write after the bus was closed", async () => {

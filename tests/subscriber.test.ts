@@ -251,6 +251,87 @@ describe("for await (const value of subscriber)", () => {
   });
 });
 
+describe("Subscriber[Symbol.asyncIterator]()", () => {
+  it("throw() ends the subscription as return() does, and rejects with the error", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    const iterator = sub[Symbol.asyncIterator]();
+    const error = new Error("stop");
+    await assert.rejects(iterator.throw!(error), (thrown) => thrown === error);
+    assert.equal(bus.subscriberCount, 0);
+    assert.deepEqual(await iterator.next(), { value: undefined, done: true });
+  });
+
+  it("lets yield* pass an error thrown into the outer generator through, closing the subscriber", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    async function* outer() {
+      yield* sub;
+    }
+    const generator = outer();
+    bus.send(1);
+    assert.deepEqual(await generator.next(), { value: 1, done: false });
+    await assert.rejects(generator.throw(new RangeError("consumer gave up")), RangeError);
+    assert.equal(bus.subscriberCount, 0);
+  });
+
+  it("is itself async-iterable", () => {
+    const iterator = new Bus<number>().subscribe()[Symbol.asyncIterator]();
+    assert.equal(iterator[Symbol.asyncIterator](), iterator);
+  });
+
+  it("shares one cursor between two loops at once: each value goes to exactly one of them", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    const loop = async (seen: number[]) => {
+      for await (const n of sub) {
+        seen.push(n);
+        await tick();
+      }
+    };
+    const a: number[] = [];
+    const b: number[] = [];
+    const loops = Promise.all([loop(a), loop(b)]);
+    for (let i = 0; i < 20; i++) {
+      bus.send(i);
+      if (i % 3 === 0) await tick();
+    }
+    bus.close();
+    await loops;
+    assert.deepEqual([...a, ...b].sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i));
+    for (const seen of [a, b]) assert.deepEqual(seen, [...seen].sort((x, y) => x - y), "each loop in order");
+  });
+});
+
+describe("thenable values", () => {
+  it("recv() adopts a sent promise, as any promise does; read(), for await and tryRecv() hand it over as is", async () => {
+    const bus = new Bus<Promise<number>>();
+    const viaRecv = bus.subscribe();
+    const viaRead = bus.subscribe();
+    const viaTry = bus.subscribe();
+    const sent = Promise.resolve(42);
+    bus.send(sent);
+    assert.equal(await viaRecv.recv() as unknown, 42);
+    const result = await viaRead.read();
+    assert.equal(result.value, sent);
+    assert.equal(viaTry.tryRecv(), sent);
+  });
+
+  it("recv() never settles for a thenable that never does, while read() still hands it over", async () => {
+    const bus = new Bus<PromiseLike<number>>();
+    const viaRecv = bus.subscribe();
+    const viaRead = bus.subscribe();
+    const forever: PromiseLike<number> = { then: () => forever as never };
+    bus.send(forever);
+    let settled = false;
+    viaRecv.recv().then(() => settled = true, () => settled = true);
+    assert.equal((await viaRead.read()).value, forever);
+    await tick();
+    assert.equal(settled, false);
+    viaRecv.close();
+  });
+});
+
 describe("Subscriber as a stream reader", () => {
   it("read() resolves { value, done: false }, then { done: true } at the end", async () => {
     const bus = new Bus<string>();

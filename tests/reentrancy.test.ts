@@ -1,0 +1,222 @@
+/**
+ * User code that runs inside the library: a value's `then` getter (read by
+ * the promise machinery when `recv()` resolves with the value), drain
+ * callbacks, taps, stream sources and sinks, and `ready` continuations. Any
+ * of it may send, subscribe, read, or close either end, and nobody else may
+ * be stranded by it. The model test drives the same re-entry at random.
+ */
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Bus, BusClosedError, type Subscriber } from "../mod.ts";
+import { take, tick } from "./_read.ts";
+
+/** A value whose `then` getter runs `act` each time a promise resolves with it; it is not itself a thenable. */
+function withGetter(n: number, act: () => void): { n: number } {
+  return Object.defineProperty({ n }, "then", {
+    get() {
+      act();
+      return undefined;
+    },
+  }) as { n: number };
+}
+
+/** How each parked recv() settled: the number it got, or the error's name. */
+function settleAll(subs: Subscriber<{ n: number }>[]): Promise<(number | string)[]> {
+  return Promise.all(subs.map((sub) => sub.recv().then((value) => value.n, (error: Error) => error.name)));
+}
+
+describe("a value's then getter, run while recv() resolves with it", () => {
+  it("may close another parked subscriber without stranding a third", async () => {
+    const bus = new Bus<{ n: number }>();
+    const [a, b, c] = [bus.subscribe(), bus.subscribe(), bus.subscribe()];
+    const settled = settleAll([a, b, c]);
+    await tick();
+    let calls = 0;
+    bus.send(withGetter(1, () => {
+      if (calls++ === 0) b.close();
+    }));
+    assert.deepEqual(await settled, [1, "BusClosedError", 1]);
+    assert.equal(bus.subscriberCount, 2);
+    bus.send({ n: 2 });
+    assert.deepEqual([...take(a), ...take(c)].map((v) => v.n), [2, 2]);
+  });
+
+  it("may send: every parked reader gets both values, in order", async () => {
+    const bus = new Bus<{ n: number }>();
+    const subs = [bus.subscribe(), bus.subscribe(), bus.subscribe()];
+    const first = settleAll(subs);
+    await tick();
+    let sent = false;
+    bus.send(withGetter(1, () => {
+      if (!sent) {
+        sent = true;
+        bus.send({ n: 2 });
+      }
+    }));
+    assert.deepEqual(await first, [1, 1, 1]);
+    assert.deepEqual(await settleAll(subs), [2, 2, 2]);
+  });
+
+  it("may read its own subscriber: the read queues behind those already parked", async () => {
+    const bus = new Bus<{ n: number }>();
+    const sub = bus.subscribe();
+    const parked = [sub.recv(), sub.recv()];
+    await tick();
+    let inner: Promise<{ n: number }> | undefined;
+    bus.send(withGetter(1, () => inner ??= sub.recv()));
+    bus.send({ n: 2 });
+    bus.send({ n: 3 });
+    const got = await Promise.all([...parked, inner!]);
+    assert.deepEqual(got.map((value) => value.n), [1, 2, 3], "first come, first served");
+  });
+
+  it("sees tryRecv() and drain() hand over nothing while earlier reads are parked", async () => {
+    const bus = new Bus<{ n: number }>();
+    const sub = bus.subscribe();
+    const parked = [sub.recv(), sub.recv()];
+    await tick();
+    const inside: unknown[] = [];
+    let once = false;
+    bus.send(withGetter(1, () => {
+      if (once) return;
+      once = true;
+      inside.push(sub.tryRecv(), sub.drain(() => assert.fail("the value belongs to the parked read")));
+    }));
+    bus.send({ n: 2 });
+    assert.deepEqual((await Promise.all(parked)).map((value) => value.n), [1, 2]);
+    assert.equal(String(inside[0]), "Symbol(EMPTY)");
+    assert.equal(inside[1], 0);
+  });
+
+  it("may close the bus: the others still get what was sent, then end", async () => {
+    const bus = new Bus<{ n: number }>();
+    const subs = [bus.subscribe(), bus.subscribe(), bus.subscribe()];
+    const settled = settleAll(subs);
+    await tick();
+    bus.send(withGetter(1, () => bus.close()));
+    assert.deepEqual(await settled, [1, 1, 1]);
+    assert.deepEqual(await settleAll(subs), ["BusClosedError", "BusClosedError", "BusClosedError"]);
+    assert.equal(bus.subscriberCount, 0);
+  });
+
+  it("may subscribe and park a new subscriber, which sees only later values", async () => {
+    const bus = new Bus<{ n: number }>();
+    const sub = bus.subscribe();
+    const parked = sub.recv();
+    await tick();
+    let late: Promise<{ n: number }> | undefined;
+    bus.send(withGetter(1, () => late ??= bus.subscribe().recv()));
+    assert.equal((await parked).n, 1);
+    bus.send({ n: 2 });
+    assert.equal((await late!).n, 2);
+  });
+});
+
+describe("a drain callback", () => {
+  it("may close another subscriber parked in recv(), which then settles as ended", async () => {
+    const bus = new Bus<number>();
+    const draining = bus.subscribe();
+    const parked = bus.subscribe();
+    const other = bus.subscribe();
+    bus.send(1);
+    parked.tryRecv();
+    other.tryRecv();
+    const waiting = parked.recv();
+    const otherWaiting = other.recv();
+    draining.drain(() => {
+      parked.close();
+      bus.send(2);
+    });
+    await assert.rejects(waiting, BusClosedError);
+    assert.equal(await otherWaiting, 2);
+  });
+});
+
+describe("a tap", () => {
+  it("may close the bus from inside send(): the value is sent, parked readers get it, then end", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    const parked = sub.recv();
+    await tick();
+    bus.tap(() => bus.close());
+    assert.equal(bus.send(1), 1);
+    assert.equal(await parked, 1);
+    await assert.rejects(sub.recv(), BusClosedError);
+  });
+
+  it("may close the subscriber a send is about to wake", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    const other = bus.subscribe();
+    const parked = sub.recv();
+    const otherParked = other.recv();
+    await tick();
+    bus.tap(() => sub.close());
+    bus.send(1);
+    await assert.rejects(parked, BusClosedError);
+    assert.equal(await otherParked, 1);
+  });
+});
+
+describe("stream sources and sinks", () => {
+  it("a sink may send and close other subscribers while the stream pulls", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    const victim = bus.subscribe();
+    const watcher = bus.subscribe();
+    const seen: number[] = [];
+    const piped = sub.readable.pipeTo(
+      new WritableStream({
+        write(value) {
+          seen.push(value);
+          if (value === 1) {
+            victim.close();
+            bus.send(2);
+          }
+          if (value === 2) bus.close();
+        },
+      }),
+    );
+    bus.send(1);
+    await piped;
+    assert.deepEqual(seen, [1, 2]);
+    assert.deepEqual(take(watcher), [1, 2]);
+    assert.equal(bus.subscriberCount, 0);
+  });
+
+  it("a source may close the bus it is piped into", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    let n = 0;
+    const source = new ReadableStream<number>({
+      pull(controller) {
+        if (n === 2) bus.close();
+        controller.enqueue(n++);
+      },
+    });
+    await assert.rejects(source.pipeTo(bus.writable), BusClosedError);
+    // How far the pipe read ahead of its writes is the runtime's choice; what went out is a prefix, in order.
+    const got = take(sub);
+    assert.ok(got.length >= 1 && got.length <= 2, `got ${got}`);
+    assert.deepEqual(got, [0, 1].slice(0, got.length));
+    assert.equal(bus.stats().sent, got.length);
+  });
+});
+
+describe("a bus.ready continuation", () => {
+  it("may send, read and close while a drain frees room", async () => {
+    const bus = new Bus<number>({ capacity: 1, overflow: "wait" });
+    const sub = bus.subscribe();
+    bus.send(1);
+    const done = bus.ready.then(() => {
+      bus.send(2);
+      const got = sub.tryRecv();
+      bus.close();
+      return got;
+    });
+    assert.equal(sub.drain(() => {}), 1);
+    assert.equal(await done, 2);
+    assert.equal(bus.subscriberCount, 0);
+  });
+});
