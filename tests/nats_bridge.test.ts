@@ -345,13 +345,15 @@ describe("bridge()", { skip: natsMissing("tests/nats_bridge.test.ts") }, () => {
       await until(() => to.stats().receivedMessages === 10 && other.length === 10, 5_000, "both subscriptions");
       await sleep(10);
       const stats = to.stats();
-      // 16 in the ring; at most 100 queued (fewer if the pump ran while messages were still arriving).
+      // 16 in the ring; at most 100 queued; the rest counted. What is dropped depends on how the messages were split
+      // into socket reads (the queue frees room as the pump sends), but the first two messages always fit.
       assert.equal(stats.received, 16);
       assert.ok(stats.queued >= 84 && stats.queued <= 100, `queued ${stats.queued}`);
       assert.equal(stats.received + stats.queued + stats.overflowed, 500);
       const reading = record(stuck);
       await until(() => reading.values.length === 16 + stats.queued);
-      assert.deepEqual(reading.values, range(0, 16 + stats.queued), "overflow drops the newest: a prefix arrives");
+      assert.deepEqual(reading.values.slice(0, 100), range(0, 100));
+      assert.ok(reading.values.every((n, i) => i === 0 || n > reading.values[i - 1]), "in order, no duplicates");
       assert.deepEqual([to.stats().received + to.stats().overflowed, to.stats().queued], [500, 0]);
       assert.equal(b.stats().dropped + b.stats().discarded, 0);
     });

@@ -49,8 +49,8 @@ export interface Origin {
 
 /** Draws a random origin id with `crypto.getRandomValues`. */
 export function randomOrigin(): Origin {
-  const words = crypto.getRandomValues(new Uint32Array(2));
-  return originOf(words[0], words[1]);
+  const [low = 0, high = 0] = crypto.getRandomValues(new Uint32Array(2));
+  return originOf(low, high);
 }
 
 function originOf(low: number, high: number): Origin {
