@@ -58,7 +58,7 @@ const MODES: Mode[] = ["plain", "bridge", "unbatched"];
 const COUNTS: Record<Mode, number> = { plain: 150_000, bridge: 600_000, unbatched: 150_000 };
 const LATENCY_RATE = 10_000;
 const LATENCY_COUNT = 20_000;
-/** JetStream windows: one acknowledgement awaited at a time, then windows of 64 and 256 (the default). */
+/** JetStream windows: one acknowledgement awaited at a time, then windows of 64 (the default) and 256. */
 const WINDOWS = [1, 64, 256];
 const JETSTREAM_COUNTS: Record<number, number> = { 1: 3_000, 64: 20_000, 256: 20_000 };
 

@@ -51,9 +51,9 @@ const RESOLVED: Promise<void> = Promise.resolve();
  * @param js A JetStream client: `jetstream(nc)` from `@nats-io/jetstream`.
  * @param options The stream, subject and start, and optionally the codec, window and queue bound.
  * @returns The running bridge, once it reads the stream.
- * @throws {TypeError} If an option is missing, unknown or of the wrong type, or the stream
+ * @throws {TypeError} (rejects) If an option is missing, unknown or of the wrong type, or the stream
  *   holds other subjects. Errors from the client (no such stream) reject as they are.
- * @throws {RangeError} If a number option is out of range.
+ * @throws {RangeError} (rejects) If a number option is out of range.
  *
  * @example Replaying a durable ring into a bus
  * ```ts ignore
