@@ -5,6 +5,7 @@
  *   receive <mode> <url> <subject> <count> <latency: 0|1>
  *   publish <mode> <url> <subject> <count> <rate: values/s, 0 = flat out>
  *   jetstream <window> <url> <subject> <count> <stream>
+ *   intake - - - <count>
  *
  * Modes: `plain` (4 core NATS subscriptions, one JSON value per message),
  * `bridge` (a bridged bus with 4 `wait()` + `drain` subscribers, batched),
@@ -15,7 +16,10 @@
  * rate, CPU per value, latency percentiles and every loss. `jetstream`
  * publishes `count` values through a JetStream bridge with `window`
  * acknowledgements in flight, pacing itself on `link.ready`, and prints the
- * acknowledged rate.
+ * acknowledged rate. `intake` needs no server: it hands batches the size a
+ * publisher sends straight to the bridge's intake (decode, slices, the bus
+ * and 4 subscribers), the receiver's work without the NATS client, and
+ * prints its CPU time per value.
  *
  * @module
  */
@@ -25,6 +29,10 @@ import { connect } from "@nats-io/transport-node";
 import { Bus } from "../mod.ts";
 import { jetstream } from "@nats-io/jetstream";
 import { bridge, bridgeJetStream } from "../nats.ts";
+import { createPacker } from "../src/nats/codec.ts";
+import { HEADER_BYTES, JSON_LIST } from "../src/nats/envelope.ts";
+import { Intake } from "../src/nats/intake.ts";
+import { newCounters } from "../src/nats/stats.ts";
 
 /** A benchmark value: its index, and when it was sent in microseconds since the run's epoch. */
 interface Tick {
@@ -39,6 +47,10 @@ const now = (): number => performance.timeOrigin + performance.now();
 /** Wall-clock milliseconds both processes measure from, so `t` is a small integer. */
 const epoch = Number(process.env.BENCH_EPOCH ?? Math.floor(now()));
 const stamp = (): number => Math.round((now() - epoch) * 1_000);
+if (role === "intake") {
+  await intakeAlone();
+  process.exit(0);
+}
 const nc = await connect({ servers: url, noEcho: true, name: `${role}-${mode}` });
 
 if (role === "receive") await receive(option === "1");
@@ -203,4 +215,35 @@ async function publishToStream(window: number, stream: string): Promise<void> {
     publishErrors: stats.publishErrors,
     perSecond: stats.published / ((now() - started) / 1_000),
   }));
+}
+
+async function intakeAlone(): Promise<void> {
+  // A batch as the flat-out publisher sends one: 1,000 values (it yields every 1,000).
+  const packer = createPacker<Tick>(undefined);
+  for (let i = 0; i < 1_000; i++) packer.add({ i, t: 1_000_000 + i * 97 });
+  const body = packer.take().subarray(HEADER_BYTES);
+  const bus = new Bus<Tick>({ capacity: 1024 });
+  let checksum = 0;
+  const push = (tick: Tick) => void (checksum += tick.i);
+  for (let k = 0; k < SUBSCRIBERS; k++) {
+    const sub = bus.subscribe();
+    void (async () => {
+      while (await sub.wait()) sub.drain(push);
+    })();
+  }
+  const intake = new Intake(bus, undefined, newCounters(), 65_536, () => {});
+  const round = async (messages: number) => {
+    for (let m = 0; m < messages; m++) intake.take(JSON_LIST, body, 1_000, 0);
+    while (intake.queued > 0) await new Promise((resolve) => setTimeout(resolve, 0));
+  };
+  for (let warm = 0; warm < 50; warm++) await round(4);
+  const perValue: number[] = [];
+  for (let sample = 0; sample < Math.max(5, count / 100_000); sample++) {
+    const cpu = process.cpuUsage();
+    for (let r = 0; r < 25; r++) await round(4);
+    const used = process.cpuUsage(cpu);
+    perValue.push((used.user + used.system) / 100_000);
+  }
+  perValue.sort((a, b) => a - b);
+  console.log(JSON.stringify({ cpuMicrosPerValue: perValue[perValue.length >> 1], checksum }));
 }

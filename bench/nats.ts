@@ -88,6 +88,8 @@ interface Published {
 }
 
 interface RuntimeRuns {
+  /** The receiver's work without the network: CPU per value, per run. */
+  intake: number[];
   throughput: Record<Mode, Received[]>;
   latency: Record<"plain" | "bridge", Received[]>;
   jetstream: Record<number, Published[]>;
@@ -160,6 +162,7 @@ async function pair(runtime: RuntimeName, url: string, mode: Mode, count: number
 
 async function measure(runtime: RuntimeName, url: string): Promise<RuntimeRuns> {
   const result: RuntimeRuns = {
+    intake: [],
     throughput: { plain: [], bridge: [], unbatched: [] },
     latency: { plain: [], bridge: [] },
     jetstream: { 1: [], 64: [], 256: [] },
@@ -180,6 +183,9 @@ async function measure(runtime: RuntimeName, url: string): Promise<RuntimeRuns> 
       result.latency[mode].push(received);
       log(runtime, `latency ${mode}`, received);
     }
+    const alone = await peer<{ cpuMicrosPerValue: number }>(runtime, ["intake", "-", "-", "-", "500000"], 0).result;
+    result.intake.push(alone.cpuMicrosPerValue);
+    console.error(`${runtime} intake alone: ${alone.cpuMicrosPerValue.toFixed(3)} us cpu/value`);
     for (const window of WINDOWS) {
       await jsm.streams.purge(stream);
       const epoch = Math.floor(performance.timeOrigin + performance.now());
@@ -239,6 +245,10 @@ function table(results: Partial<Record<RuntimeName, RuntimeRuns>>): string {
           return mode === "bridge" ? `**${v}**` : v;
         }).join(" / ")
       ),
+    ],
+    [
+      "the bridge's intake alone (no NATS client), CPU us per value",
+      ...cell((r) => median(r.intake).toFixed(2)),
     ],
     [
       "p50 / p95 / p99 at 10k values/s, ms: plain",
