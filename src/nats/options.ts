@@ -86,7 +86,7 @@ export interface JetStreamBridgeOptions<T> {
   codec?: Codec<T>;
   /**
    * How many publishes may await their acknowledgement at once. Default 64,
-   * which published faster than 256 on every runtime in `bench/nats.ts`.
+   * which published as fast as 256 or faster in `bench/nats.ts`.
    */
   window?: number;
   /**
