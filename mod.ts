@@ -72,6 +72,7 @@ export {
   type LagPolicy,
   MAX_CAPACITY,
   type OverflowPolicy,
+  type StreamOptions,
   type SubscribeOptions,
   type WriteOptions,
 } from "./src/options.ts";
