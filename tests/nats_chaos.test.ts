@@ -6,6 +6,9 @@ import { bridge, bridgeJetStream } from "../nats.ts";
 import { connectTo, record, sleep, until } from "./_nats.ts";
 import { natsMissing, startNats } from "./_nats_server.ts";
 
+/** Bun stops a test after 5 s by default; these may take longer on a loaded machine. */
+const SLOW = { timeout: 60_000 };
+
 /** How many distinct values of 0..total-1 a reader lacks. */
 function lacking(values: number[], total: number): number {
   return total - new Set(values.filter((n) => n >= 0 && n < total)).size;
@@ -24,7 +27,7 @@ async function produce(send: (n: number) => void, perTick: number, stop: () => b
 describe("chaos: nats-server killed with SIGKILL mid-stream and restarted", {
   skip: natsMissing("tests/nats_chaos.test.ts"),
 }, () => {
-  it("bridge(): every gap count equals the truth, carried by an index in each value", async () => {
+  it("bridge(): every gap count equals the truth, carried by an index in each value", SLOW, async () => {
     const server = await startNats();
     const [ncA, ncB] = [await connectTo(server.url), await connectTo(server.url)];
     try {
@@ -66,47 +69,54 @@ describe("chaos: nats-server killed with SIGKILL mid-stream and restarted", {
     }
   });
 
-  it("bridgeJetStream(): the stream survives; what it stored is read with no gap, and every loss is a publish error", async () => {
-    const server = await startNats();
-    const [ncA, ncB] = [await connectTo(server.url), await connectTo(server.url)];
-    try {
-      const [stream, subject] = ["CHAOS", "chaos.js"];
-      await (await jetstreamManager(ncA)).streams.add({ name: stream, subjects: [subject], max_msgs: 1_000_000 });
-      const [a, b] = [new Bus<number>(1024), new Bus<number>(4096)];
-      const from = await bridgeJetStream(a, jetstream(ncA, { timeout: 1_000 }), { stream, subject, window: 64 });
-      const to = await bridgeJetStream(b, jetstream(ncB), { stream, subject, start: "oldest" });
-      const reading = record(b.subscribe());
-      let phase: "before" | "down" | "after" | "done" = "before";
-      const sending = produce((n) => a.send(n), 5, () => phase === "done");
-      await sleep(300);
-      phase = "down";
-      await server.kill();
-      await sleep(150);
-      await server.restart();
-      phase = "after";
-      const heard = to.stats().received;
-      await until(() => to.stats().received > heard + 200, 20_000, "the reader to resume");
-      phase = "done";
-      const total = await sending;
-      await from.close(); // every publish acknowledged or failed
-      const stored = (await (await jetstreamManager(ncA)).streams.info(stream)).state.messages;
-      await until(() => to.stats().received === stored, 20_000, "the reader to read all the stream stored");
-      const sent = from.stats();
-      console.log(
-        `chaos JetStream: sent ${total}, acknowledged ${sent.published}, publish errors ${sent.publishErrors}, ` +
-          `stored ${stored}, read ${to.stats().received}, gaps ${to.stats().gaps}`,
-      );
-      assert.equal(sent.published + sent.publishErrors, total, "every local send acknowledged or counted as failed");
-      assert.equal(to.stats().gaps, 0, "the stream lost nothing it stored");
-      assert.equal(new Set(reading.values).size, stored, "each stored value read once");
-      assert.ok(lacking(reading.values, total) <= sent.publishErrors, "every value missing is a counted publish error");
-      await until(() => reading.values.length === stored);
-      assert.equal(reading.missed, 0);
-      await to.close();
-    } finally {
-      await ncA.close().catch(() => {});
-      await ncB.close().catch(() => {});
-      await server.stop();
-    }
-  });
+  it(
+    "bridgeJetStream(): the stream survives; what it stored is read with no gap, and every loss is a publish error",
+    SLOW,
+    async () => {
+      const server = await startNats();
+      const [ncA, ncB] = [await connectTo(server.url), await connectTo(server.url)];
+      try {
+        const [stream, subject] = ["CHAOS", "chaos.js"];
+        await (await jetstreamManager(ncA)).streams.add({ name: stream, subjects: [subject], max_msgs: 1_000_000 });
+        const [a, b] = [new Bus<number>(1024), new Bus<number>(4096)];
+        const from = await bridgeJetStream(a, jetstream(ncA, { timeout: 1_000 }), { stream, subject, window: 64 });
+        const to = await bridgeJetStream(b, jetstream(ncB), { stream, subject, start: "oldest" });
+        const reading = record(b.subscribe());
+        let phase: "before" | "down" | "after" | "done" = "before";
+        const sending = produce((n) => a.send(n), 5, () => phase === "done");
+        await sleep(300);
+        phase = "down";
+        await server.kill();
+        await sleep(150);
+        await server.restart();
+        phase = "after";
+        const heard = to.stats().received;
+        await until(() => to.stats().received > heard + 200, 20_000, "the reader to resume");
+        phase = "done";
+        const total = await sending;
+        await from.close(); // every publish acknowledged or failed
+        const stored = (await (await jetstreamManager(ncA)).streams.info(stream)).state.messages;
+        await until(() => to.stats().received === stored, 20_000, "the reader to read all the stream stored");
+        const sent = from.stats();
+        console.log(
+          `chaos JetStream: sent ${total}, acknowledged ${sent.published}, publish errors ${sent.publishErrors}, ` +
+            `stored ${stored}, read ${to.stats().received}, gaps ${to.stats().gaps}`,
+        );
+        assert.equal(sent.published + sent.publishErrors, total, "every local send acknowledged or counted as failed");
+        assert.equal(to.stats().gaps, 0, "the stream lost nothing it stored");
+        assert.equal(new Set(reading.values).size, stored, "each stored value read once");
+        assert.ok(
+          lacking(reading.values, total) <= sent.publishErrors,
+          "every value missing is a counted publish error",
+        );
+        await until(() => reading.values.length === stored);
+        assert.equal(reading.missed, 0);
+        await to.close();
+      } finally {
+        await ncA.close().catch(() => {});
+        await ncB.close().catch(() => {});
+        await server.stop();
+      }
+    },
+  );
 });

@@ -9,6 +9,9 @@ import { type Origin, randomOrigin, writeHeader } from "../src/nats/envelope.ts"
 import { connectTo, record, sleep, until } from "./_nats.ts";
 import { natsMissing, type NatsServer, startNats } from "./_nats_server.ts";
 
+/** Bun stops a test after 5 s by default; these may take longer on a loaded machine. */
+const SLOW = { timeout: 60_000 };
+
 /** One value as a JetStream bridge with `origin` publishes it: its own message. */
 function envelope(origin: Origin, first: number, value: unknown): Uint8Array {
   const packer = createPacker<unknown>(undefined);
@@ -98,7 +101,7 @@ describe("bridgeJetStream()", { skip: natsMissing("tests/nats_jetstream.test.ts"
     assert.equal(next.stats().gaps, 0);
   });
 
-  it("a reader lapped by discard-old counts exactly what the stream discarded before it read", async () => {
+  it("a reader lapped by discard-old counts exactly what the stream discarded before it read", SLOW, async () => {
     const { stream, subject } = await ring(20);
     const b = new Bus<number>(4_096);
     const reading = record(b.subscribe());
