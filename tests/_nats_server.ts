@@ -115,7 +115,12 @@ export async function startNats(options: { websocket?: boolean } = {}): Promise<
     child = undefined;
   };
 
-  await launch();
+  try {
+    await launch();
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     url: `127.0.0.1:${port}`,
     wsUrl: options.websocket ? `ws://127.0.0.1:${ws}` : undefined,
