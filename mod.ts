@@ -83,6 +83,6 @@ export {
   type WriteOptions,
 } from "./src/options.ts";
 export { CLOSED, EMPTY } from "./src/signals.ts";
-export { type BusStats, type PrometheusOptions, toPrometheus } from "./src/stats.ts";
+export { type BusStats, type Metric, type MetricSource, type PrometheusOptions, toPrometheus } from "./src/stats.ts";
 export { Subscriber } from "./src/subscriber.ts";
 export type { Tap } from "./src/tap.ts";
