@@ -109,6 +109,22 @@ export interface WriteOptions {
 }
 
 /**
+ * Options for {@linkcode Subscriber.stream}.
+ *
+ * @example A stream that reads up to 64 values ahead
+ * ```ts
+ * import { Bus, type StreamOptions } from "@ron/bus";
+ *
+ * const options: StreamOptions = { highWaterMark: 64 };
+ * const stream = new Bus<number>().subscribe().stream(options);
+ * ```
+ */
+export interface StreamOptions {
+  /** How many values the stream may take ahead of its reader: a non-negative integer. Default 0. */
+  highWaterMark?: number;
+}
+
+/**
  * The largest capacity a bus accepts: 2^24 values. A ring allocates its
  * slots and a histogram of twice as many counters on the first subscribe,
  * and engines cap array sizes near 2^27 (V8 aborts the process beyond), so
@@ -129,6 +145,7 @@ const FROM_POSITIONS: readonly string[] = ["next", "oldest"];
 const BUS_KEYS: readonly string[] = ["capacity", "overflow", "replay"];
 const SUBSCRIBE_KEYS: readonly string[] = ["from", "lag"];
 const WRITE_KEYS: readonly string[] = ["signal"];
+const STREAM_KEYS: readonly string[] = ["highWaterMark"];
 
 /** Bus options with every default filled in and every value checked. */
 export interface ResolvedBusOptions {
@@ -189,6 +206,19 @@ export function resolveWriteOptions(options: WriteOptions | undefined): AbortSig
     throw new TypeError(`Invalid signal: ${describe(signal)}; expected an AbortSignal`);
   }
   return signal;
+}
+
+/** Checks `sub.stream(options)` and returns its high-water mark. */
+export function resolveStreamOptions(options: StreamOptions | undefined): number {
+  if (options === undefined) return 0;
+  const { highWaterMark = 0 } = ownOptions(options, "Stream options", STREAM_KEYS) as StreamOptions;
+  if (typeof highWaterMark !== "number") {
+    throw new TypeError(`Invalid highWaterMark: ${describe(highWaterMark)}; expected a non-negative integer`);
+  }
+  if (!Number.isInteger(highWaterMark) || highWaterMark < 0) {
+    throw new RangeError(`Invalid highWaterMark: ${describe(highWaterMark)}; expected a non-negative integer`);
+  }
+  return highWaterMark;
 }
 
 /** Returns the ring size for `capacity`: the next power of two. */

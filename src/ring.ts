@@ -94,8 +94,8 @@ export class Ring<T> implements Tapped<T> {
   discarded = 0;
   blocked = 0;
 
-  /** Writes waiting for room under `"wait"`, sent in order as room opens. */
-  readonly writes: Writes<T>;
+  /** Writes waiting for room under `"wait"`, sent in order as room opens; made on the first `write`. */
+  #writes: Writes<T> | undefined;
   #ready: Promise<void> | undefined;
   #openReady: (() => void) | undefined;
 
@@ -105,7 +105,6 @@ export class Ring<T> implements Tapped<T> {
     this.policy = POLICY_CODES[options.overflow];
     this.countMask = 2 * options.capacity - 1;
     this.replay = options.replay;
-    this.writes = new Writes((value) => this.write(value), () => this.#hasRawRoom(), () => this.#afterWrites());
     if (this.replay) this.#allocate();
   }
 
@@ -140,9 +139,18 @@ export class Ring<T> implements Tapped<T> {
     return readers;
   }
 
+  /** The queue of writes that wait for room. */
+  get writes(): Writes<T> {
+    return this.#writes ??= new Writes(
+      (value) => this.write(value),
+      () => this.#hasRawRoom(),
+      () => this.#afterWrites(),
+    );
+  }
+
   /** Whether `write` would take a value now without dropping one, with no earlier write waiting. */
   hasRoom(): boolean {
-    return !this.writes.pending && this.#hasRawRoom();
+    return this.#writes?.pending !== true && this.#hasRawRoom();
   }
 
   /** Resolves once `hasRoom()`; never rejects. */
@@ -221,19 +229,24 @@ export class Ring<T> implements Tapped<T> {
 
   /**
    * Closes the ring: cursors with nothing left end now, the others once they
-   * read their last value; waiting writes fail and `ready` opens.
+   * read their last value; waiting writes fail and `ready` opens. Parked
+   * cursors (all caught up) end first, in the order they parked.
    */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    const done: RingCursor<T>[] = [];
-    for (const cursor of this.cursors) {
-      if (cursor.at === this.tail) done.push(cursor);
-      else cursor.closing();
+    // Ending wakes subscribers, which runs user code: work from fixed lists.
+    const cursors = this.cursors.slice();
+    for (const cursor of cursors) if (cursor.at !== this.tail) cursor.closing();
+    const woken = this.#takeParked();
+    for (let i = 0; i < woken.length; i++) {
+      const cursor = woken[i]!;
+      if (cursor.at === this.tail) cursor.end();
+      else cursor.wake();
     }
-    // Ending runs user code (wake-ups); the list above is fixed first.
-    for (const cursor of done) cursor.end();
-    this.writes.close();
+    this.#returnParked(woken);
+    for (const cursor of cursors) if (cursor.at === this.tail) cursor.end();
+    this.#writes?.close();
     if (this.#openReady !== undefined) this.#resolveReady();
   }
 
@@ -248,8 +261,9 @@ export class Ring<T> implements Tapped<T> {
       floor++;
     }
     this.floor = floor;
-    if (this.writes.pending) {
-      if (this.#hasRawRoom()) this.writes.roomOpened();
+    const writes = this.#writes;
+    if (writes !== undefined && writes.pending) {
+      if (this.#hasRawRoom()) writes.roomOpened();
     } else if (this.#openReady !== undefined && this.#hasRawRoom()) this.#resolveReady();
   }
 
@@ -295,13 +309,26 @@ export class Ring<T> implements Tapped<T> {
     for (let i = 0; i < cursors.length; i++) cursors[i]!.rebase(step, oldest);
   }
 
+  /** Wakes parked cursors in the order they parked. */
   #wakeParked(): void {
-    // Swap lists first: a woken subscriber may park again at once, and a
-    // wake-up may send, which starts a nested wake-up loop.
+    const woken = this.#takeParked();
+    for (let i = 0; i < woken.length; i++) woken[i]!.wake();
+    this.#returnParked(woken);
+  }
+
+  /**
+   * Swaps in an empty parked list and returns the old one: a woken
+   * subscriber may park again at once, and a wake-up may send, which starts
+   * a nested wake-up loop on the new list.
+   */
+  #takeParked(): RingCursor<T>[] {
     const woken = this.parked;
     this.parked = this.#spare ?? [];
     this.#spare = undefined;
-    for (let i = 0; i < woken.length; i++) woken[i]!.wake();
+    return woken;
+  }
+
+  #returnParked(woken: RingCursor<T>[]): void {
     woken.length = 0;
     this.#spare = woken;
   }

@@ -68,8 +68,9 @@ export class RingCursor<T> implements Cursor<T> {
     return cursor;
   }
 
+  /** Where it reads next; a gap not yet discovered still lies ahead, as it would without a rebase. */
   get position(): number {
-    return this.state === ENDED ? this.#final : this.ring.base + this.at;
+    return this.state === ENDED ? this.#final : this.ring.base + this.at - this.gap;
   }
 
   get missed(): number {
@@ -174,7 +175,7 @@ export class RingCursor<T> implements Cursor<T> {
   end(): void {
     if (this.state === ENDED) return;
     const ring = this.ring;
-    this.#final = ring.base + this.at;
+    this.#final = this.position;
     this.state = ENDED;
     ring.leave(this, this.recorded);
     const wake = this.#parked ? this.#wake : undefined;

@@ -1,45 +1,59 @@
 /**
  * Web Streams adapters: a subscriber as a `ReadableStream`, and a bus as a
- * `WritableStream`. Both keep the ring as their only buffer.
+ * `WritableStream`. They take the few methods they call, not the classes, so
+ * the core never depends on them.
  *
- * Internal: reached through {@linkcode Subscriber.readable} and
- * {@linkcode Bus.writable}.
+ * Internal: reached through {@linkcode Subscriber.readable},
+ * {@linkcode Subscriber.stream} and {@linkcode Bus.writable}.
  *
  * @module
  */
 
-import { CLOSED, EMPTY } from "./signals.ts";
-import type { Subscriber } from "./subscriber.ts";
+/** What {@linkcode toReadable} needs of a subscriber. */
+interface Source<T> {
+  drain(fn: (value: T) => void, max: number): number;
+  wait(): Promise<boolean>;
+  close(): void;
+}
 
 /**
- * A pull-based stream over `sub`. With a high-water mark of 0 the stream
- * queues nothing itself: each read pulls exactly one value from the ring.
+ * A pull-based stream over `sub`. Each pull drains as many values as the
+ * stream's queue has room for below `highWaterMark`, and at least one, since
+ * a stream pulls with a mark of 0 only when a read is waiting. With a mark
+ * of 0 the stream queues nothing itself: the ring is its only buffer.
  * Cancelling, or an error such as a lag under `lag: "error"`, ends `sub`.
  */
-export function toReadable<T>(sub: Subscriber<T>): ReadableStream<T> {
+export function toReadable<T>(sub: Source<T>, highWaterMark: number): ReadableStream<T> {
   let cancelled = false;
+  let enqueue: (value: T) => void;
   const pull = (controller: ReadableStreamDefaultController<T>): Promise<void> | undefined => {
     if (cancelled) return undefined;
-    let value: T | typeof EMPTY | typeof CLOSED;
+    let taken: number;
     try {
-      value = sub.tryRecv();
+      taken = sub.drain(enqueue, Math.max(1, controller.desiredSize ?? 1));
     } catch (error) {
       sub.close();
       controller.error(error);
       return undefined;
     }
-    if (value === EMPTY) return sub.wait().then(() => pull(controller));
-    if (value === CLOSED) controller.close();
-    else controller.enqueue(value);
-    return undefined;
+    if (taken !== 0) return undefined;
+    return sub.wait().then((more) => {
+      if (cancelled) return undefined;
+      if (more) return pull(controller);
+      controller.close();
+      return undefined;
+    });
   };
   return new ReadableStream<T>({
+    start(controller) {
+      enqueue = (value) => controller.enqueue(value);
+    },
     pull,
     cancel() {
       cancelled = true;
       sub.close();
     },
-  }, { highWaterMark: 0 });
+  }, { highWaterMark });
 }
 
 /**

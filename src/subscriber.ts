@@ -8,7 +8,7 @@
 
 import { type Cursor, ENDED, PENDING, READABLE } from "./cursor.ts";
 import { BusClosedError } from "./errors.ts";
-import { describe } from "./options.ts";
+import { describe, resolveStreamOptions, type StreamOptions } from "./options.ts";
 import { CLOSED, EMPTY } from "./signals.ts";
 import { toReadable } from "./stream.ts";
 
@@ -99,7 +99,8 @@ export class Subscriber<T> implements AsyncIterable<T> {
   #cursor: Cursor<T>;
   #waiters: Parked[] = [];
   #settling = false;
-  #wake = (): void => this.#settle();
+  /** Made on the first park; what the cursor calls to wake this subscriber. */
+  #wake: (() => void) | undefined;
   #readable: ReadableStream<T> | undefined;
   #closed: Promise<undefined> | undefined;
 
@@ -110,7 +111,7 @@ export class Subscriber<T> implements AsyncIterable<T> {
   /** @ignore */
   private constructor(cursor: Cursor<T>) {
     this.#cursor = cursor;
-    forgotten?.register(this, cursor as Cursor<unknown>);
+    forgotten?.register(this, cursor as Cursor<unknown>, cursor);
   }
 
   /**
@@ -138,7 +139,8 @@ export class Subscriber<T> implements AsyncIterable<T> {
    * a bus accepts gets the next number, from 0 ({@linkcode BusStats.sent} is
    * the next to be given). After a read, the value read was number
    * `position - 1`, including inside a `drain` callback. Pass a number back
-   * to `subscribe({ from })` to resume where a reader left off.
+   * to `subscribe({ from })` to resume where a reader left off. Like
+   * `missed`, it moves past a gap only when a read discovers the gap.
    *
    * @example Numbering values for a client
    * ```ts
@@ -197,7 +199,42 @@ export class Subscriber<T> implements AsyncIterable<T> {
    * ```
    */
   get readable(): ReadableStream<T> {
-    return this.#readable ??= toReadable(this);
+    return this.#readable ??= toReadable(this, 0);
+  }
+
+  /**
+   * A new `ReadableStream` over this subscriber that reads ahead: the stream
+   * keeps up to `highWaterMark` values in its own queue, taken from the ring
+   * a batch at a time, which lets it run several times faster than
+   * {@linkcode Subscriber.readable}. Values in that queue count as read: the
+   * ring lets go of them, so memory grows to `capacity + highWaterMark`
+   * values, a `"wait"` producer may run that far ahead of the stream's
+   * reader, and a lagging reader loses only what the ring overwrote before
+   * the stream took it (`missed` counts that, as always). With the default
+   * mark of 0 it is exact, like `readable`. Cancelling the stream closes the
+   * subscriber; read through one stream only, as all share one cursor.
+   *
+   * @param options `highWaterMark`: how many values the stream may hold
+   *   ahead of its reader, a non-negative integer (default 0).
+   * @returns A new stream.
+   * @throws {TypeError} If the options are not `{ highWaterMark?: number }`.
+   * @throws {RangeError} If `highWaterMark` is negative, fractional or NaN.
+   *
+   * @example A faster stream for a consumer that keeps up
+   * ```ts
+   * import { Bus } from "@ron/bus";
+   *
+   * const bus = new Bus<number>();
+   * const stream = bus.subscribe().stream({ highWaterMark: 64 });
+   * for (let i = 0; i < 3; i++) bus.send(i);
+   * bus.close();
+   * const got: number[] = [];
+   * for await (const n of stream) got.push(n);
+   * console.log(got); // [0, 1, 2]
+   * ```
+   */
+  stream(options?: StreamOptions): ReadableStream<T> {
+    return toReadable(this, resolveStreamOptions(options));
   }
 
   /**
@@ -419,7 +456,9 @@ export class Subscriber<T> implements AsyncIterable<T> {
    * ```
    */
   close(): void {
-    this.#cursor.close();
+    const cursor = this.#cursor;
+    if (!cursor.ended) forgotten?.unregister(cursor); // closed on purpose: the GC has nothing left to do for it
+    cursor.close();
     this.#settle();
   }
 
@@ -483,7 +522,7 @@ export class Subscriber<T> implements AsyncIterable<T> {
   /** Queues a read behind those already parked and asks the cursor for a wake-up. */
   #park(waiter: Parked): void {
     this.#waiters.push(waiter);
-    if (!this.#settling) this.#cursor.park(this.#wake);
+    if (!this.#settling) this.#cursor.park(this.#wake ??= () => this.#settle());
   }
 
   /**
@@ -524,7 +563,7 @@ export class Subscriber<T> implements AsyncIterable<T> {
     } finally {
       this.#settling = false;
     }
-    if (waiters.length !== 0) cursor.park(this.#wake);
+    if (waiters.length !== 0) cursor.park(this.#wake!);
   }
 }
 

@@ -354,10 +354,23 @@ export class Prng {
   }
 }
 
-/** Resolves after the current macrotask, once every pending microtask has run. */
+/**
+ * Resolves after the current macrotask, once every pending microtask has run.
+ * Browsers have no `setImmediate`, and clamp nested `setTimeout(0)` to 4 ms,
+ * which made the chaos tests four times slower in Chromium; a message on a
+ * `MessageChannel` is a task without the clamp.
+ */
 export function macrotask(): Promise<void> {
   const g = globalThis as { setImmediate?: (fn: () => void) => void };
-  return new Promise((resolve) => g.setImmediate ? g.setImmediate(resolve) : setTimeout(resolve, 0));
+  if (g.setImmediate) return new Promise((resolve) => g.setImmediate!(resolve));
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
 }
 
 /**

@@ -6,7 +6,15 @@
  *
  * The model knows nothing of `src/`. Values are numbers; every answer is an
  * {@linkcode Outcome}, a plain object that `assert.deepEqual` compares with
- * what the real bus did.
+ * what the real bus did. Sequence numbers are the model's own, from 0; the
+ * test adds the real bus's start.
+ *
+ * User code may run inside the bus: a drain callback, and the `then` getter
+ * of a value that `recv()` resolves with. The model runs it at the same
+ * point ({@linkcode BusModel.onRecv}), so the order in which parked readers
+ * are served is part of the model: subscribers are woken in the order they
+ * parked, each settles its parked reads first come, first served, and
+ * whatever the user code reads queues behind.
  *
  * @module
  */
@@ -14,7 +22,8 @@
 import type { BusStats } from "../mod.ts";
 
 export type Overflow = "drop-oldest" | "drop-newest" | "wait";
-export type From = "next" | "oldest";
+/** Where a subscriber starts: as named, or a sequence number. */
+export type From = "next" | "oldest" | number;
 export type Lag = "skip" | "error";
 /** The reads that may wait: `wait()`, `recv()` and `read()`. */
 export type AsyncRead = "wait" | "recv" | "read";
@@ -38,11 +47,15 @@ export interface ModelSubscriber {
   readonly lag: Lag;
   /** Sequence number of the next value it reads. */
   position: number;
+  /** Values gone before it could read them (a start too old) that no read has discovered yet. */
+  gap: number;
   missed: number;
-  /** Unsubscribed, or read to the end of a closed bus. */
+  /** Unsubscribed, or the bus closed with nothing left for it. */
   ended: boolean;
   /** Parked `wait`/`recv`/`read` calls, oldest first, by operation id. */
   readonly parked: { id: number; kind: AsyncRead }[];
+  /** Its parked reads are being settled now. */
+  settling: boolean;
 }
 
 /** A read that found a gap. */
@@ -61,9 +74,15 @@ export class BusModel {
   dropped = 0;
   discarded = 0;
   blocked = 0;
-  /** How each `wait`/`recv`/`read`/`ready` operation settled, by id. Absent while pending. */
+  /** How each `wait`/`recv`/`read`/`ready`/`write` operation settled, by id. Absent while pending. */
   readonly settled: Map<number, Outcome> = new Map();
+  /** Called as `recv()` resolves with a value: the user code a `then` getter runs. */
+  onRecv: (value: number) => void = () => {};
+  /** Subscribers with parked reads, in the order they parked: the order a send wakes them. */
+  #parkedOrder: ModelSubscriber[] = [];
   #readyProbes: number[] = [];
+  /** `write()` calls waiting for room, in order. */
+  #writes: { id: number; value: number }[] = [];
   #operations = 0;
 
   constructor(options: ModelOptions) {
@@ -94,9 +113,9 @@ export class BusModel {
     return reused >= 0 && this.current.some((sub) => sub.position <= reused);
   }
 
-  /** Whether `bus.ready` is resolved: always, except under `"wait"` with no room. */
+  /** Whether `bus.ready` is resolved: always, except under `"wait"` with no room or a write waiting. */
   get ready(): boolean {
-    return this.overflow !== "wait" || this.closed || !this.full;
+    return this.overflow !== "wait" || this.closed || (!this.full && this.#writes.length === 0);
   }
 
   stats(): BusStats {
@@ -120,6 +139,11 @@ export class BusModel {
     return this.replay || this.current.some((sub) => sub.position <= seq);
   }
 
+  /** The values of writes still waiting for room: the bus holds them too. */
+  waitingWrites(): number[] {
+    return this.#writes.map(({ value }) => value);
+  }
+
   send(value: number): Outcome {
     if (this.closed) return { error: "BusClosedError" };
     if (this.full && this.overflow === "drop-newest") {
@@ -132,20 +156,58 @@ export class BusModel {
     }
     this.log.push(value);
     const readers = this.current.length;
-    for (const sub of this.current) this.#settle(sub);
+    this.#wakeParked();
     return { ok: readers };
   }
 
-  /** Adds a subscriber; after `close()` it has already ended. */
+  /** `bus.write(value)`: sends now if nothing waits and there is room, else waits its turn. Returns its id. */
+  write(value: number): number {
+    const id = this.#operations++;
+    if (this.closed) this.settled.set(id, { error: "BusClosedError" });
+    else if (this.#writes.length === 0 && !(this.overflow === "wait" && this.full)) {
+      this.settled.set(id, this.send(value));
+    } else this.#writes.push({ id, value });
+    return id;
+  }
+
+  /**
+   * Sends waiting writes as room allows. The bus does it in a microtask once
+   * room opens; the test calls this where those microtasks run.
+   */
+  flushWrites(): void {
+    while (this.#writes.length !== 0 && !this.closed && !this.full) {
+      const { id, value } = this.#writes.shift()!;
+      this.settled.set(id, this.send(value));
+    }
+    this.#probeReady();
+  }
+
+  /** Adds a subscriber; after `close()` it has already ended. A numeric start is checked by the caller. */
   subscribe(from: From, lag: Lag): void {
-    const sub: ModelSubscriber = { lag, position: this.tail, missed: 0, ended: this.closed, parked: [] };
-    if (from === "oldest" && !this.closed) sub.position = this.#oldestStart();
+    const sub: ModelSubscriber = {
+      lag,
+      position: this.tail,
+      gap: 0,
+      missed: 0,
+      ended: this.closed,
+      parked: [],
+      settling: false,
+    };
+    if (!this.closed && from !== "next") {
+      const oldest = this.#oldestRetained();
+      if (from === "oldest") sub.position = oldest;
+      else if (from >= oldest) sub.position = from;
+      else {
+        sub.position = oldest;
+        sub.gap = oldest - from;
+      }
+    }
     this.subscribers.push(sub);
     this.#probeReady();
   }
 
   /** With replay, the last `capacity` values; without, the oldest value a current subscriber still has to read. */
-  #oldestStart(): number {
+  #oldestRetained(): number {
     if (this.replay) return this.oldest;
     const owed = this.current.map((sub) => Math.max(sub.position, this.oldest));
     return owed.length === 0 ? this.tail : Math.min(...owed);
@@ -174,12 +236,8 @@ export class BusModel {
   }
 
   #drain(sub: ModelSubscriber, fn: (value: number) => void, max: number): Outcome {
-    if (sub.ended) return { ok: 0 };
-    if (sub.position === this.tail) {
-      if (this.closed) sub.ended = true;
-      return { ok: 0 };
-    }
-    const gap = this.#skipGap(sub);
+    if (sub.ended || sub.parked.length !== 0) return { ok: 0 };
+    const gap = this.#discoverGap(sub);
     if (gap !== undefined) return { error: "LaggedError", missed: gap.missed };
     const count = Math.min(this.tail - sub.position, max);
     for (let n = 1; n <= count; n++) {
@@ -227,12 +285,25 @@ export class BusModel {
     this.#probeReady();
   }
 
-  /** Subscribers with nothing left end now; the others end when they read their last value. */
+  /**
+   * Subscribers with nothing left end now, the parked ones (all caught up)
+   * first, in the order they parked; the others end when they read their
+   * last value. Waiting writes fail.
+   */
   close(): void {
     this.closed = true;
-    for (const sub of this.subscribers) {
+    for (const { id } of this.#writes.splice(0)) this.settled.set(id, { error: "BusClosedError" });
+    const parked = this.#parkedOrder;
+    this.#parkedOrder = [];
+    for (const sub of parked) {
       if (sub.position === this.tail) sub.ended = true;
       this.#settle(sub);
+    }
+    for (const sub of this.subscribers) {
+      if (sub.position === this.tail && !sub.ended) {
+        sub.ended = true;
+        this.#settle(sub);
+      }
     }
     this.#probeReady();
   }
@@ -240,13 +311,13 @@ export class BusModel {
   /** The next value, `EMPTY`, `CLOSED`, or a gap the read discovered. */
   #take(sub: ModelSubscriber): number | typeof EMPTY | typeof CLOSED | Lagged {
     if (sub.ended) return CLOSED;
+    const gap = this.#discoverGap(sub);
+    if (gap !== undefined) return gap;
     if (sub.position === this.tail) {
       if (!this.closed) return EMPTY;
-      sub.ended = true;
+      sub.ended = true; // read to its end mid-drain: the drain's callback reads again
       return CLOSED;
     }
-    const gap = this.#skipGap(sub);
-    if (gap !== undefined) return gap;
     const value = this.log[sub.position++];
     this.#endIfDone(sub);
     return value;
@@ -257,39 +328,61 @@ export class BusModel {
     if (this.closed && sub.position === this.tail) sub.ended = true;
   }
 
-  /** A subscriber the ring overwrote jumps to the oldest value held and counts the gap; with `lag: "error"`, it is reported. */
-  #skipGap(sub: ModelSubscriber): Lagged | undefined {
-    if (sub.position >= this.oldest) return undefined;
-    const missed = this.oldest - sub.position;
-    sub.position = this.oldest;
+  /**
+   * A subscriber the ring overwrote jumps to the oldest value held; that gap
+   * and any owed from its start are counted, and with `lag: "error"` reported.
+   */
+  #discoverGap(sub: ModelSubscriber): Lagged | undefined {
+    const overwritten = Math.max(0, this.oldest - sub.position);
+    const missed = sub.gap + overwritten;
+    if (missed === 0) return undefined;
+    sub.position += overwritten;
+    sub.gap = 0;
     sub.missed += missed;
     this.dropped += missed;
     return sub.lag === "error" ? new Lagged(missed) : undefined;
   }
 
-  /** Settles parked reads, first come first served, until one has to keep waiting. */
+  /** Wakes parked subscribers in the order they parked; a subscriber that parks while this runs waits for the next. */
+  #wakeParked(): void {
+    const woken = this.#parkedOrder;
+    this.#parkedOrder = [];
+    for (const sub of woken) this.#settle(sub);
+  }
+
+  /**
+   * Settles parked reads, first come first served, until one has to keep
+   * waiting; then the subscriber parks again, at the back of the line. User
+   * code run here may read this subscriber: that read queues behind.
+   */
   #settle(sub: ModelSubscriber): void {
+    if (sub.settling) return;
+    sub.settling = true;
+    this.#parkedOrder = this.#parkedOrder.filter((other) => other !== sub);
     while (sub.parked.length !== 0) {
       const { id, kind } = sub.parked[0];
       let outcome: Outcome;
+      let value: number | undefined;
       if (kind === "wait") {
         if (sub.ended) outcome = { ok: false };
-        else if (sub.position !== this.tail) outcome = { ok: true };
-        else if (!this.closed) return;
-        else {
-          sub.ended = true;
-          outcome = { ok: false };
-        }
+        else if (sub.position !== this.tail || sub.gap !== 0) outcome = { ok: true };
+        else break;
       } else {
         const got = this.#take(sub);
-        if (got === EMPTY) return;
+        if (got === EMPTY) break;
         if (got instanceof Lagged) outcome = { error: "LaggedError", missed: got.missed };
         else if (got === CLOSED) outcome = kind === "recv" ? { error: "BusClosedError" } : { ok: { done: true } };
-        else outcome = kind === "recv" ? { ok: got } : { ok: { done: false, value: got } };
+        else {
+          outcome = kind === "recv" ? { ok: got } : { ok: { done: false, value: got } };
+          if (kind === "recv") value = got;
+        }
       }
       sub.parked.shift();
       this.settled.set(id, outcome);
+      if (value !== undefined) this.onRecv(value);
     }
+    sub.settling = false;
+    if (sub.parked.length !== 0 && !this.#parkedOrder.includes(sub)) this.#parkedOrder.push(sub);
   }
 
   #probeReady(): void {

@@ -50,7 +50,10 @@ export function serve(handler: Handler): Promise<Served> {
 
 function serveWithNodeHttp(handler: Handler): Promise<Served> {
   const server = createServer(async (req, res) => {
-    const response = await handler(new Request(`http://127.0.0.1${req.url}`, { method: req.method }));
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of req) chunks.push(chunk);
+    const body = req.method === "GET" || req.method === "HEAD" ? undefined : new Blob(chunks as BlobPart[]);
+    const response = await handler(new Request(`http://127.0.0.1${req.url}`, { method: req.method, body }));
     res.writeHead(response.status, Object.fromEntries(response.headers));
     const reader = response.body!.getReader();
     res.on("close", () => void reader.cancel());

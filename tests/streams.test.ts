@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Bus, BusClosedError, CLOSED } from "../mod.ts";
+import { Bus, BusClosedError, CLOSED, EMPTY } from "../mod.ts";
 import { readSlowly, take, tick } from "./_read.ts";
 
 async function collect<T>(stream: ReadableStream<T>): Promise<T[]> {
@@ -8,6 +8,16 @@ async function collect<T>(stream: ReadableStream<T>): Promise<T[]> {
   const reader = stream.getReader();
   for (let result = await reader.read(); !result.done; result = await reader.read()) values.push(result.value);
   return values;
+}
+
+/** Sends `value` unless the bus is full; says whether it did. */
+function tryToSend(bus: Bus<number>, value: number): boolean {
+  try {
+    bus.send(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 describe("Subscriber.readable", () => {
@@ -98,6 +108,102 @@ describe("Subscriber.readable", () => {
     await tick();
     sub.close();
     assert.deepEqual(await values, [1]);
+  });
+});
+
+describe("Subscriber.stream({ highWaterMark })", () => {
+  it("streams every value in order and closes when the bus closes", async () => {
+    const bus = new Bus<number>();
+    const stream = bus.subscribe().stream({ highWaterMark: 16 });
+    const values = collect(stream);
+    for (let i = 0; i < 100; i++) {
+      bus.send(i);
+      if (i % 10 === 0) await tick();
+    }
+    bus.close();
+    assert.deepEqual(await values, Array.from({ length: 100 }, (_, i) => i));
+  });
+
+  it("takes up to highWaterMark values ahead into its own queue, and the ring lets go of them", async () => {
+    const bus = new Bus<number>({ capacity: 8 });
+    const sub = bus.subscribe();
+    const stream = sub.stream({ highWaterMark: 3 });
+    for (let i = 0; i < 5; i++) bus.send(i);
+    await tick();
+    assert.equal(sub.tryRecv(), 3, "the stream took 0, 1 and 2 ahead of any read");
+    const reader = stream.getReader();
+    assert.deepEqual(await reader.read(), { value: 0, done: false });
+  });
+
+  it("lets a 'wait' producer run highWaterMark values ahead of the stream's reader, and no further", async () => {
+    const bus = new Bus<number>({ capacity: 2, overflow: "wait" });
+    const stream = bus.subscribe().stream({ highWaterMark: 4 });
+    let sent = 0;
+    for (let round = 0; round < 10; round++) {
+      while (tryToSend(bus, sent)) sent++;
+      await tick();
+    }
+    assert.equal(sent, 2 + 4, "capacity + highWaterMark");
+    const reader = stream.getReader();
+    assert.deepEqual(await reader.read(), { value: 0, done: false });
+    reader.releaseLock();
+    await stream.cancel();
+  });
+
+  it("under 'drop-oldest' loses only what the ring overwrote before the stream took it, and counts it", async () => {
+    const bus = new Bus<number>({ capacity: 2 });
+    const sub = bus.subscribe();
+    const stream = sub.stream({ highWaterMark: 2 });
+    bus.send(0);
+    bus.send(1);
+    await tick(); // the stream takes 0 and 1
+    for (let i = 2; i < 8; i++) bus.send(i); // the ring keeps 6 and 7
+    bus.close();
+    assert.deepEqual(await collect(stream), [0, 1, 6, 7]);
+    assert.equal(sub.missed, 4);
+    assert.equal(bus.stats().dropped, 4);
+  });
+
+  it("under 'drop-newest' holds the producer back no more than the ring does", async () => {
+    const bus = new Bus<number>({ capacity: 2, overflow: "drop-newest" });
+    const stream = bus.subscribe().stream({ highWaterMark: 2 });
+    bus.send(0);
+    bus.send(1);
+    await tick();
+    for (let i = 2; i < 6; i++) bus.send(i);
+    bus.close();
+    assert.deepEqual(await collect(stream), [0, 1, 2, 3]);
+    assert.equal(bus.stats().discarded, 2);
+  });
+
+  it("errors, ending the subscription, on a lag under lag: 'error'", async () => {
+    const bus = new Bus<number>({ capacity: 2 });
+    const sub = bus.subscribe({ lag: "error" });
+    const stream = sub.stream({ highWaterMark: 1 });
+    for (let i = 0; i < 5; i++) bus.send(i);
+    await assert.rejects(collect(stream), { name: "LaggedError" });
+    assert.equal(bus.subscriberCount, 0);
+  });
+
+  it("closes the subscriber when cancelled", async () => {
+    const bus = new Bus<number>();
+    const stream = bus.subscribe().stream({ highWaterMark: 8 });
+    await stream.cancel();
+    assert.equal(bus.subscriberCount, 0);
+  });
+
+  it("rejects bad options, naming them", () => {
+    const sub = new Bus<number>().subscribe();
+    assert.throws(() => sub.stream({ highWaterMark: -1 }), {
+      name: "RangeError",
+      message: "Invalid highWaterMark: -1; expected a non-negative integer",
+    });
+    assert.throws(() => sub.stream({ highWaterMark: "8" as never }), { name: "TypeError" });
+    assert.throws(() => sub.stream({ size: 8 } as never), {
+      name: "TypeError",
+      message: 'Unknown option in stream options: "size"; expected one of "highWaterMark"',
+    });
+    assert.equal(sub.tryRecv(), EMPTY);
   });
 });
 
