@@ -2,14 +2,18 @@
  * The model-based property test, for {@linkcode SharedBus}: the commands,
  * laws and reference model of `model.test.ts` and `_model.ts`, run against a
  * shared bus read and written on one thread, under each overflow policy,
- * with and without replay, at capacities 1, 2, 3 (4) and 8. After every
+ * with and without replay, at capacities 1, 2, 3 (4) and 8, with sequence
+ * numbers starting at 0, just below 2^31 and just below 2^32. After every
  * command both must agree on everything observable: each value, symbol and
  * error (with `LaggedError.missed`), how every parked read and `bus.ready`
- * settled, `sub.missed`, `sub.closed`, `bus.stats()` (whose `released` stays
- * 0), `subscriberCount` and `closed`.
+ * settled, `sub.missed`, `sub.position`, `sub.closed`, `bus.stats()` (whose
+ * `released` stays 0), `subscriberCount` and `closed`.
  *
- * The commands are a copy of `model.test.ts`'s with the bus swapped; the
- * memory test there has no counterpart, as a shared bus holds copies.
+ * The commands are a copy of `model.test.ts`'s with the bus swapped, less
+ * what a shared bus does not have: `write()`, and values whose getters run
+ * user code when a promise resolves with them (a shared bus hands over
+ * decoded copies, which have no getters). The memory test there has no
+ * counterpart either, as a shared bus holds no references.
  *
  * A failure prints fast-check's seed and path; pass them back as
  * `fc.assert(..., { seed, path })` to replay it.
@@ -19,6 +23,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { BusClosedError, BusFullError, CLOSED, EMPTY, LaggedError, SharedBus, type Subscriber } from "../mod.ts";
+import { startSharedSequenceAt } from "../src/shared/bus.ts";
 import { type AsyncRead, BusModel, type From, type Lag, type Outcome, type Overflow } from "./_model.ts";
 
 /** The error the test's `drain` callbacks throw on purpose. */
@@ -29,12 +34,17 @@ class CallbackError extends Error {
   }
 }
 
-type Options = { capacity: number; overflow: Overflow; replay: boolean };
+/** A bus's options, and the sequence number its first value gets (a few sends short of a rebase when high). */
+type Options = { capacity: number; overflow: Overflow; replay: boolean; start: number };
 
-/** Counters at one moment, for the laws: the bus's, and the test's count of send calls. */
+/** Starts: fresh, and 7 values below 2^31 and 2^32, so runs cross the edges of the shared 32-bit words. */
+const STARTS = [0, 2 ** 31 - 7, 2 ** 32 - 7];
+
+/** Counters at one moment, for the laws: the bus's, and the test's counts of send calls and of writes sent. */
 interface Counters {
   sent: number;
   attempts: number;
+  written: number;
   discarded: number;
   blocked: number;
 }
@@ -60,14 +70,35 @@ class Real {
   operations = 0;
   /** `send` calls on an open bus, whatever became of the value. */
   attempts = 0;
+  /** `write` calls that sent their value. */
+  written = 0;
+  /** The next number a value gets. */
+  numbered = 0;
+  /** The getter act of each value made with one, by number. */
+  readonly made: Map<number, GetterAct> = new Map();
+  /** Each value's place in the order the bus took them, noted by `send` when `stats().sent` grows. */
+  readonly order: Map<number, number> = new Map();
+  /** What user code run inside the bus (getters) did on the real side, for the model's side to match in turn. */
+  readonly acts: ActRecord[] = [];
 
-  constructor(options: Options, readonly payload: Payload) {
+  readonly start: number;
+
+  constructor({ start, ...options }: Options, readonly payload: Payload) {
     this.bus = new SharedBus(options);
+    this.start = start;
+    if (start !== 0) startSharedSequenceAt(this.bus, start);
+  }
+
+  /** `bus.stats()` with `sent` counted from the start, as the model counts it. */
+  stats(): Omit<ReturnType<SharedBus<unknown>["stats"]>, "released"> {
+    const { released, ...stats } = this.bus.stats();
+    assert.equal(released, 0, "no subscriber is released on one thread");
+    return { ...stats, sent: stats.sent - this.start };
   }
 
   counters(): Counters {
-    const { sent, discarded, blocked } = this.bus.stats();
-    return { sent, attempts: this.attempts, discarded, blocked };
+    const { sent, discarded, blocked } = this.stats();
+    return { sent, attempts: this.attempts, written: this.written, discarded, blocked };
   }
 
   /** What a call returned or threw, in the model's terms. */
@@ -87,7 +118,15 @@ class Real {
 
   /** Records how `promise` settles under the next operation id, as the model numbers them. */
   track(promise: Promise<unknown>, onValue: (value: unknown) => unknown = (value) => value): number {
-    const id = this.operations++;
+    return this.trackAs(this.operations++, promise, onValue);
+  }
+
+  /**
+   * As `track`, under an id taken before the call that made `promise`: user
+   * code run inside that call (a getter) may start operations of its own,
+   * and the model numbers the outer one first.
+   */
+  trackAs(id: number, promise: Promise<unknown>, onValue: (value: unknown) => unknown = (value) => value): number {
     promise.then(
       (value) => this.settled.set(id, { ok: onValue(value) }),
       (error) => this.settled.set(id, failure(error)),
@@ -106,11 +145,30 @@ function failure(error: unknown): Outcome {
 
 /** How the test makes values from sequence numbers, and back. */
 interface Payload {
-  make(n: number): unknown;
+  /** `act`, if given, runs the first time a promise resolves with the value (its `then` getter). */
+  make(n: number, act?: () => void): unknown;
   number(value: unknown): unknown;
 }
 
-const NUMBERS: Payload = { make: (n) => n, number: (value) => value };
+/** Gives `value` a `then` getter that runs `act` the first time it is read; it returns no function: not a thenable. */
+function withGetter<V extends object>(value: V, act: () => void): V {
+  let fired = false;
+  return Object.defineProperty(value, "then", {
+    get() {
+      if (!fired) {
+        fired = true;
+        act();
+      }
+      return undefined;
+    },
+  });
+}
+
+/** Numbers, or objects with a `then` getter where a send asks for one. */
+const NUMBERS: Payload = {
+  make: (n, act) => act === undefined ? n : withGetter({ n }, act),
+  number: (value) => typeof value === "object" && value !== null ? (value as { n: number }).n : value,
+};
 
 type BusCommand = fc.AsyncCommand<BusModel, Real>;
 
@@ -122,14 +180,16 @@ async function flush(): Promise<void> {
 /** Everything observable, compared after each command, plus the laws that hold at every check. */
 async function compare(model: BusModel, real: Real): Promise<void> {
   await flush();
+  model.flushWrites(); // where the bus's microtask sends its waiting writes
   const { bus } = real;
-  assert.deepEqual(bus.stats(), { ...model.stats(), released: 0 }, "bus.stats()");
+  assert.deepEqual(real.stats(), model.stats(), "bus.stats()");
   assert.equal(bus.capacity, model.capacity, "bus.capacity");
   assert.equal(bus.subscriberCount, model.current.length, "bus.subscriberCount");
   assert.equal(bus.closed, model.closed, "bus.closed");
   real.subs.forEach((tracked, i) => {
     const expected = model.subscribers[i];
     assert.equal(tracked.sub.missed, expected.missed, `missed of subscriber ${i}`);
+    assert.equal(tracked.sub.position - real.start, expected.position - expected.gap, `position of subscriber ${i}`);
     assert.equal(tracked.ended, expected.ended, `whether subscriber ${i}'s closed promise resolved`);
   });
   assert.deepEqual(sortedEntries(real.settled), sortedEntries(model.settled), "settled wait/recv/read/ready calls");
@@ -144,14 +204,17 @@ function sortedEntries(map: Map<number, Outcome>): [number, Outcome][] {
 function checkLawsAlways(real: Real): void {
   const { bus, subs } = real;
   const missed = subs.reduce((sum, { sub }) => sum + sub.missed, 0);
-  assert.equal(bus.stats().dropped, missed, "stats().dropped is the sum of every subscriber's missed");
+  assert.equal(real.stats().dropped, missed, "stats().dropped is the sum of every subscriber's missed");
+  // Order itself is the model's to check, value by value; a promise's value reaches `received` a turn late.
   subs.forEach(({ received }, i) => {
-    for (let k = 1; k < received.length; k++) {
-      assert.ok(received[k - 1] < received[k], `subscriber ${i} received ${received} in strictly increasing order`);
-    }
+    assert.equal(new Set(received).size, received.length, `subscriber ${i} received ${received}: none twice`);
+    for (const n of received) assert.ok(real.order.has(n), `subscriber ${i} received ${n}, which the bus took`);
   });
   if (bus.overflow !== "drop-oldest") {
-    subs.forEach(({ sub }, i) => assert.equal(sub.missed, 0, `subscriber ${i} misses nothing under ${bus.overflow}`));
+    subs.forEach(({ sub, from }, i) => {
+      // One that starts from a number may start with a gap: values gone before it subscribed.
+      if (typeof from !== "number") assert.equal(sub.missed, 0, `subscriber ${i} misses nothing under ${bus.overflow}`);
+    });
   }
 }
 
@@ -164,8 +227,9 @@ function checkLawsAtEnd(real: Real): void {
     const sent = until.sent - joined.sent;
     assert.equal(
       sent,
-      until.attempts - joined.attempts - (until.discarded - joined.discarded) - (until.blocked - joined.blocked),
-      `values sent while subscriber ${i} was subscribed are the sends neither discarded nor refused`,
+      until.attempts - joined.attempts - (until.discarded - joined.discarded) - (until.blocked - joined.blocked) +
+        (until.written - joined.written),
+      `values sent while subscriber ${i} was subscribed are the sends neither discarded nor refused, and the writes`,
     );
     if (left === undefined) {
       assert.equal(received.length + sub.missed, sent, `subscriber ${i}: received + missed == sent while subscribed`);
@@ -181,39 +245,116 @@ function tracked(model: BusModel, real: Real, index: number): Tracked {
   return real.subs[index];
 }
 
-/** Sends on the real bus. The number sent counts the attempts, so every subscriber's numbers must increase. */
-function send(real: Real): [number, Outcome] {
-  const n = real.attempts;
+/** A number no value has had: sends and writes are numbered by one counter, in call order. */
+function nextNumber(real: Real): number {
+  return real.numbered++;
+}
+
+/**
+ * Sends on the real bus. The value may carry `act`, user code its `then`
+ * getter runs the first time a promise resolves with it.
+ */
+function send(real: Real, act?: GetterAct): [number, Outcome] {
+  const n = nextNumber(real);
   if (!real.bus.closed) real.attempts++;
-  return [n, real.observe(() => real.bus.send(real.payload.make(n)))];
+  const value = real.payload.make(n, act === undefined ? undefined : () => runActReal(real, act));
+  const sent = real.bus.stats().sent;
+  const outcome = real.observe(() => real.bus.send(value));
+  if (real.bus.stats().sent !== sent) real.order.set(n, real.order.size);
+  return [n, outcome];
+}
+
+/** What a value's `then` getter does when a promise first resolves with it. */
+type GetterAct = { what: "send" | "close" | "close the bus" | "subscribe" | "tryRecv" | "recv"; index: number };
+
+/** What a getter did on the real side; the model's side replays it in the same order and compares. */
+type ActRecord = { act: GetterAct; n?: number; outcome?: Outcome; id?: number };
+
+function runActReal(real: Real, act: GetterAct): void {
+  const record: ActRecord = { act };
+  real.acts.push(record);
+  const target = real.subs[act.index];
+  if (act.what === "send") [record.n, record.outcome] = send(real);
+  else if (act.what === "close the bus") real.bus.close();
+  else if (act.what === "subscribe") subscribe(real, "next", "skip");
+  else if (target === undefined) return;
+  else if (act.what === "close") {
+    if (!target.ended) target.left = real.counters();
+    target.sub.close();
+  } else if (act.what === "tryRecv") {
+    record.outcome = real.observe(() => target.sub.tryRecv());
+    const got = record.outcome;
+    if ("ok" in got && typeof got.ok === "number") target.received.push(got.ok);
+  } else {
+    record.id = real.operations++;
+    real.trackAs(record.id, target.sub.recv(), takeInto(real, target));
+  }
+}
+
+/** The model's side of the getters, run as `recv()` resolves with each value, first time only. */
+function runActsModel(model: BusModel, real: Real): void {
+  const fired = new Set<number>();
+  model.onRecv = (value) => {
+    const act = real.made.get(value);
+    if (act === undefined || fired.has(value)) return;
+    fired.add(value);
+    const record = real.acts.shift();
+    assert.deepEqual(record?.act, act, `the getter of value ${value} ran on both sides, in the same order`);
+    const index = act.index;
+    const exists = index < model.subscribers.length;
+    if (act.what === "send") assert.deepEqual(model.send(record!.n!), record!.outcome, `send from a getter`);
+    else if (act.what === "close the bus") model.close();
+    else if (act.what === "subscribe") model.subscribe("next", "skip");
+    else if (!exists) return;
+    else if (act.what === "close") model.unsubscribe(index);
+    else if (act.what === "tryRecv") assert.deepEqual(record!.outcome, model.tryRecv(index), `tryRecv from a getter`);
+    else assert.equal(record!.id, model.read(index, "recv"), "operation ids agree");
+  };
 }
 
 class Send implements BusCommand {
+  constructor(readonly act?: GetterAct) {}
   check = (): boolean => true;
   async run(model: BusModel, real: Real): Promise<void> {
-    const [n, actual] = send(real);
+    if (this.act !== undefined) real.made.set(real.numbered, this.act);
+    const [n, actual] = send(real, this.act);
     assert.deepEqual(actual, model.send(n), `send(${n})`);
     await compare(model, real);
   }
-  toString = (): string => "send";
+  toString = (): string =>
+    this.act === undefined ? "send" : `send(a value whose then getter does ${this.act.what} ${this.act.index})`;
 }
 
 function subscribe(real: Real, from: From, lag: Lag): void {
-  const sub = real.bus.subscribe({ from, lag });
+  const sub = real.bus.subscribe({ from: typeof from === "number" ? real.start + from : from, lag });
   const tracked: Tracked = { sub, from, joined: real.counters(), received: [], ended: false };
   sub.closed.then(() => tracked.ended = true);
   real.subs.push(tracked);
 }
 
 class Subscribe implements BusCommand {
-  constructor(readonly from: From, readonly lag: Lag) {}
+  /** `from` as a number counts back from the next sequence number. */
+  constructor(readonly from: "next" | "oldest" | { back: number }, readonly lag: Lag) {}
   check = (): boolean => true;
   async run(model: BusModel, real: Real): Promise<void> {
-    subscribe(real, this.from, this.lag);
-    model.subscribe(this.from, this.lag);
+    const from = typeof this.from === "object" ? Math.max(0, model.tail - this.from.back) : this.from;
+    subscribe(real, from, this.lag);
+    model.subscribe(from, this.lag);
     await compare(model, real);
   }
-  toString = (): string => `subscribe({ from: "${this.from}", lag: "${this.lag}" })`;
+  toString = (): string =>
+    `subscribe({ from: ${
+      typeof this.from === "object" ? `sent - ${this.from.back}` : `"${this.from}"`
+    }, lag: "${this.lag}" })`;
+}
+
+/** What a test does with a value a promise handed over: note it as received, and compare its number. */
+function takeInto(real: Real, target: Tracked): (value: unknown) => unknown {
+  return (value) => {
+    const n = real.payload.number(value);
+    target.received.push(n as number);
+    return n;
+  };
 }
 
 /** A command on subscriber number `index`, skipped until it exists. */
@@ -314,20 +455,17 @@ class Read extends OnSubscriber {
   }
   async run(model: BusModel, real: Real): Promise<void> {
     const { index, kind } = this;
-    const { sub, received } = tracked(model, real, index);
-    const take = (value: unknown): unknown => {
-      const n = real.payload.number(value);
-      received.push(n as number);
-      return n;
-    };
+    const target = tracked(model, real, index);
+    const { sub } = target;
+    const take = takeInto(real, target);
     const readResult = (result: unknown): unknown => {
       const { done, value } = result as ReadableStreamReadResult<unknown>;
       return done ? { done } : { done, value: take(value) };
     };
-    let id: number;
-    if (kind === "wait") id = real.track(sub.wait());
-    else if (kind === "recv") id = real.track(sub.recv(), take);
-    else id = real.track(sub.read(), readResult);
+    const id = real.operations++;
+    if (kind === "wait") real.trackAs(id, sub.wait());
+    else if (kind === "recv") real.trackAs(id, sub.recv(), take);
+    else real.trackAs(id, sub.read(), readResult);
     assert.equal(id, model.read(index, kind), "operation ids agree");
     await compare(model, real);
   }
@@ -380,11 +518,13 @@ const index = fc.nat({ max: 3 });
 /** Sends are common and closing the bus rare, so runs get deep enough to lag, fill and park. */
 const COMMANDS: fc.Arbitrary<BusCommand>[] = [
   fc.oneof(
-    { weight: 16, arbitrary: fc.constant(null).map(() => new Send()) },
+    { weight: 14, arbitrary: fc.constant(null).map(() => new Send()) },
     {
       weight: 4,
-      arbitrary: fc.tuple(fc.constantFrom<From>("next", "oldest"), fc.constantFrom<Lag>("skip", "error"))
-        .map(([from, lag]) => new Subscribe(from, lag)),
+      arbitrary: fc.tuple(
+        fc.oneof(fc.constantFrom<"next" | "oldest">("next", "oldest"), fc.nat({ max: 10 }).map((back) => ({ back }))),
+        fc.constantFrom<Lag>("skip", "error"),
+      ).map(([from, lag]) => new Subscribe(from, lag)),
     },
     { weight: 6, arbitrary: index.map((i) => new TryRecv(i)) },
     {
@@ -442,9 +582,10 @@ async function finish(model: BusModel, real: Real): Promise<void> {
 }
 
 /** Builds a bus and a model alike and runs the commands on both. */
-async function start(options: Options, commands: Iterable<BusCommand>, payload: Payload): Promise<[BusModel, Real]> {
+async function runBoth(options: Options, commands: Iterable<BusCommand>, payload: Payload): Promise<[BusModel, Real]> {
   const model = new BusModel(options);
   const real = new Real(options, payload);
+  runActsModel(model, real);
   await fc.asyncModelRun(() => ({ model, real }), commands);
   return [model, real];
 }
@@ -459,9 +600,10 @@ describe("SharedBus matches the reference model", () => {
         fc.asyncProperty(
           fc.constantFrom(...CAPACITIES),
           fc.boolean(),
+          fc.constantFrom(...STARTS),
           fc.commands(COMMANDS, { maxCommands: 60, size: "max" }),
-          async (capacity, replay, commands) => {
-            await finish(...await start({ capacity, overflow, replay }, commands, NUMBERS));
+          async (capacity, replay, start, commands) => {
+            await finish(...await runBoth({ capacity, overflow, replay, start }, commands, NUMBERS));
           },
         ),
         { numRuns: RUNS, includeErrorInReport: true },

@@ -72,6 +72,11 @@ export class SharedCursor<T> implements Cursor<T> {
   }
 
   get position(): number {
+    return this.#position - this.#gap; // it moves past a gap only when a read discovers it
+  }
+
+  /** Where it reads next, past any gap not discovered yet: what the ring compares with its tail at close. */
+  get at(): number {
     return this.#position;
   }
 

@@ -119,7 +119,7 @@ export interface Membership {
 
 /** What the ring needs of this thread's cursors: where they are, and how to end them when the bus closes. */
 export interface LocalCursor {
-  readonly position: number;
+  readonly at: number;
   close(): void;
 }
 
@@ -544,7 +544,7 @@ export class SharedRing<T> {
     }
     Atomics.store(words, S_CLOSED, 1);
     // Ending runs user code (wake-ups): the list is fixed first.
-    const done = [...this.cursors].filter((cursor) => cursor.position === tail);
+    const done = [...this.cursors].filter((cursor) => cursor.at === tail);
     for (const cursor of done) cursor.close();
     this.#freeCaughtUp(tail);
     wakeAll(words, DATA_SIGNAL);
