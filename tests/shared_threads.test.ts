@@ -32,6 +32,8 @@ const STRESS = Number(globalThis.process?.env?.SHARED_STRESS ?? 0);
 const RUNS = STRESS || 2;
 const SCALE = STRESS ? 10 : 1;
 const POLICIES: readonly OverflowPolicy[] = ["drop-oldest", "drop-newest", "wait"];
+/** Each test's own limit (Bun's default is 5 s); every run inside has its watchdog too. */
+const TIMEOUT = 300_000 * SCALE;
 const WORKER = new URL("./_shared_worker.ts", import.meta.url);
 
 const readers: Thread[] = [];
@@ -140,7 +142,9 @@ describe("SharedBus across threads", () => {
     await Promise.all([...readers, ...producers].map((thread) => thread.stop()));
   });
 
-  it("SharedBus never delivers a torn value: a worker floods a ring of 4 JSON slots that the main thread reads", async () => {
+  it("SharedBus never delivers a torn value: a worker floods a ring of 4 JSON slots that the main thread reads", {
+    timeout: TIMEOUT,
+  }, async () => {
     const bus = new SharedBus<Stamp>({ capacity: 4, maxBytes: 128 });
     const sub = bus.subscribe({ lag: "error" });
     const count = 200_000 * SCALE;
@@ -186,7 +190,9 @@ describe("SharedBus across threads", () => {
 
   for (const overflow of POLICIES) {
     for (const producerCount of [1, 3]) {
-      it(`SharedBus keeps the laws with ${producerCount} producer(s) x 3 worker readers under "${overflow}"`, async () => {
+      it(`SharedBus keeps the laws with ${producerCount} producer(s) x 3 worker readers under "${overflow}"`, {
+        timeout: TIMEOUT,
+      }, async () => {
         for (let i = 0; i < RUNS; i++) {
           for (const codec of ["json", { f64: ["p", "n", "c"] }] as const) {
             await watchdog(
@@ -200,7 +206,9 @@ describe("SharedBus across threads", () => {
     }
   }
 
-  it("a parked read keeps its worker alive, and a worker terminated while subscribed no longer holds a producer", async () => {
+  it("a parked read keeps its worker alive, and a worker terminated while subscribed no longer holds a producer", {
+    timeout: TIMEOUT,
+  }, async () => {
     const bus = new SharedBus<number>({ capacity: 2, overflow: "wait", releaseAfter: 200 });
     // Last, as it ends one of the workers.
     const worker = producers[1];
