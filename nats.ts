@@ -70,6 +70,7 @@ export type {
   NatsSubscriptionLike,
   OrderedConsumerOptionsLike,
   StreamInfoLike,
+  TapLike,
 } from "./src/nats/types.ts";
 export { assertWebSocket } from "./src/nats/websocket.ts";
 export type { Metric, MetricSource } from "./src/stats.ts";

@@ -30,7 +30,7 @@
 import { BusFullError } from "./errors.ts";
 import type { ResolvedBusOptions } from "./options.ts";
 import { RingCursor } from "./ring_cursor.ts";
-import type { Tapped } from "./tap.ts";
+import type { Tap, TapFn, Tapped } from "./tap.ts";
 import { Writes } from "./writes.ts";
 
 const DROP_OLDEST = 0;
@@ -87,8 +87,8 @@ export class Ring<T> implements Tapped<T> {
   parked: RingCursor<T>[] = [];
   /** The list to park in after the next wake-up; absent while a wake-up loop uses it. */
   #spare: RingCursor<T>[] | undefined = [];
-  tap: ((value: T) => void) | undefined = undefined;
-  taps: readonly ((value: T) => void)[] = [];
+  tap: TapFn<T> | undefined = undefined;
+  taps: readonly TapFn<T>[] = [];
 
   dropped = 0;
   discarded = 0;
@@ -108,8 +108,8 @@ export class Ring<T> implements Tapped<T> {
     if (this.replay) this.#allocate();
   }
 
-  /** Puts `value` in the ring and returns how many subscribers will see it. */
-  write(value: T): number {
+  /** Puts `value` in the ring and returns how many subscribers will see it; `from`, the tap that sent it. */
+  write(value: T, from?: Tap<T>): number {
     const tail = this.tail;
     const readers = this.subscribers;
     if (readers !== 0) {
@@ -134,7 +134,7 @@ export class Ring<T> implements Tapped<T> {
     } else if (this.replay) this.slots[tail & this.mask] = value;
     this.tail = tail + 1;
     if (tail + 1 === REBASE_LIMIT) this.#rebase();
-    if (this.tap !== undefined) this.tap(value);
+    if (this.tap !== undefined) this.tap(value, from);
     if (this.parked.length !== 0) this.#wakeParked();
     return readers;
   }
@@ -142,7 +142,7 @@ export class Ring<T> implements Tapped<T> {
   /** The queue of writes that wait for room. */
   get writes(): Writes<T> {
     return this.#writes ??= new Writes(
-      (value) => this.write(value),
+      (value, from) => this.write(value, from),
       () => this.#hasRawRoom(),
       () => this.#afterWrites(),
     );

@@ -10,9 +10,11 @@
  */
 
 import { BusClosedError } from "./errors.ts";
+import type { Tap } from "./tap.ts";
 
 interface Pending<T> {
   readonly value: T;
+  readonly from: Tap<T> | undefined;
   readonly resolve: (readers: number) => void;
   readonly reject: (error: unknown) => void;
   readonly signal: AbortSignal | undefined;
@@ -23,16 +25,16 @@ interface Pending<T> {
 export class Writes<T> {
   #queue: Pending<T>[] = [];
   #scheduled = false;
-  readonly #send: (value: T) => number;
+  readonly #send: (value: T, from: Tap<T> | undefined) => number;
   readonly #hasRoom: () => boolean;
   readonly #drained: () => void;
 
   /**
-   * @param send Puts a value in the ring and returns how many subscribers will see it.
+   * @param send Puts a value in the ring, marked as from a tap or not, and returns how many subscribers will see it.
    * @param hasRoom Whether `send` would take a value now without dropping one.
    * @param drained Called when the queue empties after a flush.
    */
-  constructor(send: (value: T) => number, hasRoom: () => boolean, drained: () => void) {
+  constructor(send: (value: T, from: Tap<T> | undefined) => number, hasRoom: () => boolean, drained: () => void) {
     this.#send = send;
     this.#hasRoom = hasRoom;
     this.#drained = drained;
@@ -44,16 +46,16 @@ export class Writes<T> {
   }
 
   /** Sends `value` at once if nothing waits and there is room; otherwise queues it behind the others. */
-  write(value: T, signal: AbortSignal | undefined): Promise<number> {
+  write(value: T, signal: AbortSignal | undefined, from: Tap<T> | undefined): Promise<number> {
     if (this.#queue.length === 0 && this.#hasRoom()) {
       try {
-        return Promise.resolve(this.#send(value));
+        return Promise.resolve(this.#send(value, from));
       } catch (error) {
         return Promise.reject(error);
       }
     }
     return new Promise((resolve, reject) => {
-      const entry: Pending<T> = { value, resolve, reject, signal, onAbort: undefined };
+      const entry: Pending<T> = { value, from, resolve, reject, signal, onAbort: undefined };
       if (signal !== undefined) {
         entry.onAbort = () => {
           const index = this.#queue.indexOf(entry);
@@ -92,7 +94,7 @@ export class Writes<T> {
       const entry = queue.shift()!;
       this.#detach(entry);
       try {
-        entry.resolve(this.#send(entry.value));
+        entry.resolve(this.#send(entry.value, entry.from));
       } catch (error) {
         entry.reject(error);
       }

@@ -13,7 +13,7 @@ import { Intake } from "./intake.ts";
 import { type BridgeOptions, checkBus, resolveBridgeOptions, type ResolvedBridgeOptions } from "./options.ts";
 import { Outbox } from "./outbox.ts";
 import { type BridgeStats, newCounters, toMetrics } from "./stats.ts";
-import type { BusLike, NatsConnectionLike, NatsMsgLike } from "./types.ts";
+import type { BusLike, NatsConnectionLike, NatsMsgLike, TapLike } from "./types.ts";
 
 /** What a receiver knows of one origin. */
 interface OriginState {
@@ -84,6 +84,7 @@ class CoreBridge<T> implements Bridge {
   readonly #origin = randomOrigin();
   readonly #counters = newCounters();
   readonly #outbox: Outbox<T>;
+  readonly #tap: TapLike<T>;
   readonly #intake: Intake<T>;
   readonly #subscription: { unsubscribe(): void };
   readonly #origins = new Map<number, OriginState>();
@@ -98,9 +99,20 @@ class CoreBridge<T> implements Bridge {
     this.#nc = nc;
     this.#subject = options.subject;
     this.#forgetAfter = options.forgetAfter;
-    this.#intake = new Intake(bus, options.codec, this.#counters, options.maxQueued, () => void this.close());
+    this.#outbox = new Outbox(options.codec, this.#origin, options.maxBatchBytes, this.#counters, this.#publish);
+    // Local sends go out; what this or any bridge sent in through its tap does not.
+    this.#tap = bus.tap((value, from) => {
+      if (from === undefined) this.#outbox.add(value);
+    });
+    this.#intake = new Intake(
+      this.#tap,
+      bus,
+      options.codec,
+      this.#counters,
+      options.maxQueued,
+      () => void this.close(),
+    );
     this.#subscription = nc.subscribe(options.subject, { callback: this.#onMessage });
-    this.#outbox = new Outbox(bus, options.codec, this.#origin, options.maxBatchBytes, this.#counters, this.#publish);
     if (options.heartbeat > 0) this.#heartbeat = setInterval(this.#beat, options.heartbeat);
   }
 
@@ -134,6 +146,7 @@ class CoreBridge<T> implements Bridge {
 
   async #close(): Promise<void> {
     clearInterval(this.#heartbeat);
+    this.#tap.close();
     this.#outbox.close();
     this.#send(this.#outbox.marker(true), 0);
     try {

@@ -1,68 +1,60 @@
 /**
  * The inbound side of a bridge: values from NATS go into a queue, and the
- * queue into the local bus in slices of at most `capacity / 2` per microtask
- * turn, so a fast local subscriber (one that awaits `wait()` and drains)
- * runs between slices and is never lapped by a whole socket read at once.
- * The NATS callback only decodes and queues: it never waits for the bus.
+ * queue into the local bus through the bridge's tap, so no bridge's tap
+ * forwards them again. Under `"drop-oldest"` and `"drop-newest"` they go in
+ * slices of at most `capacity / 2` per microtask turn, so a fast local
+ * subscriber (one that awaits `wait()` and drains) runs between slices and
+ * is never lapped by a whole socket read at once. Under `"wait"` nothing can
+ * be lapped: each value is written as room opens, in order, and at most
+ * `maxQueued` wait. The NATS callback only decodes and queues: it never
+ * waits for the bus.
  *
  * @module
  */
 
-import { BusClosedError, BusFullError } from "../errors.ts";
+import { BusClosedError } from "../errors.ts";
 import { type Codec, unpack } from "./codec.ts";
 import type { Framing } from "./envelope.ts";
 import type { Counters } from "./stats.ts";
-import type { BusLike } from "./types.ts";
+import type { TapLike } from "./types.ts";
 
-/**
- * The value a bridge is sending into a bus right now, while it does; every
- * bridge's tap skips it, so a value that came from NATS is never published
- * again, by this bridge or another on the same bus. A tap runs synchronously
- * inside `send`, so a module-wide marker is exact; comparing the value keeps
- * a send made from inside some other tap during ours from being mistaken
- * for it.
- */
-let forwarding = false;
-let forwarded: unknown;
-
-/** Whether `value` is being sent into a bus by a bridge right now. */
-export function isForwarded(value: unknown): boolean {
-  return forwarding && value === forwarded;
-}
-
-/** Queues decoded values and sends them into the bus in slices. */
+/** Queues decoded values and sends them into the bus. */
 export class Intake<T> {
-  #bus: BusLike<T>;
+  #tap: TapLike<T>;
   #codec: Codec<T> | undefined;
   #counters: Counters;
   #slice: number;
-  /** Under `"wait"` the queue can grow while the bus is full: bounded by this. */
+  #wait: boolean;
+  /** Under `"wait"` values queue while the bus is full: at most this many. */
   #maxQueued: number;
   #queue: (T | undefined)[] = [];
   #head = 0;
+  /** Writes handed to the bus that have not gone out yet. */
+  #writing = 0;
   #scheduled = false;
-  #parked = false;
   #closed = false;
   #onBusClosed: () => void;
 
   constructor(
-    bus: BusLike<T>,
+    tap: TapLike<T>,
+    bus: { readonly capacity: number; readonly overflow: string },
     codec: Codec<T> | undefined,
     counters: Counters,
     maxQueued: number,
     onBusClosed: () => void,
   ) {
-    this.#bus = bus;
+    this.#tap = tap;
     this.#codec = codec;
     this.#counters = counters;
     this.#slice = Math.max(1, bus.capacity >>> 1);
-    this.#maxQueued = bus.overflow === "wait" ? maxQueued : Infinity;
+    this.#wait = bus.overflow === "wait";
+    this.#maxQueued = this.#wait ? maxQueued : Infinity;
     this.#onBusClosed = onBusClosed;
   }
 
   /** Values waiting to be sent into the bus. */
   get queued(): number {
-    return this.#queue.length - this.#head;
+    return this.#queue.length - this.#head + this.#writing;
   }
 
   /**
@@ -82,69 +74,48 @@ export class Intake<T> {
     this.#schedule();
   }
 
-  /**
-   * Sends what is queued (the pump runs on microtasks, so this ends soon)
-   * unless a `"wait"` bus is full, then closes.
-   */
+  /** Sends what is queued (the pump runs on microtasks, so this ends soon), then closes. */
   async finish(): Promise<void> {
-    while (this.queued > 0 && !this.#parked && !this.#closed) {
+    while (this.#queue.length > this.#head && !this.#closed) {
       await new Promise<void>((resolve) => queueMicrotask(resolve));
     }
     this.close();
   }
 
-  /** Stops sending; what is still queued is dropped and counted in `overflowed`. */
+  /**
+   * Stops sending; what is still queued is dropped and counted in
+   * `overflowed`. Writes already handed to a `"wait"` bus still go out as
+   * room opens, unless the bus closes first.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#counters.overflowed += this.queued;
+    this.#counters.overflowed += this.#queue.length - this.#head;
     this.#queue = [];
     this.#head = 0;
   }
 
   #schedule(): void {
-    if (this.#scheduled || this.#parked || this.queued === 0) return;
+    if (this.#scheduled || this.#queue.length === this.#head) return;
     this.#scheduled = true;
     queueMicrotask(this.#pump);
   }
 
-  /** Sends one slice, then yields to the microtasks that slice woke before the next. */
+  /** Sends one slice, then yields to the microtasks that slice woke before the next; under `"wait"`, writes all. */
   #pump = (): void => {
     this.#scheduled = false;
     if (this.#closed) return;
     const queue = this.#queue;
-    const bus = this.#bus;
     let head = this.#head;
-    const end = Math.min(queue.length, head + this.#slice);
-    let failure: unknown;
-    try {
-      forwarding = true;
-      while (head < end) {
-        forwarded = queue[head];
-        try {
-          bus.send(forwarded as T);
-        } catch (error) {
-          if (error instanceof BusFullError || error instanceof BusClosedError) throw error;
-          // Another tap on the bus threw after the value went in: it was sent. Surface the error, go on.
-          queueMicrotask(() => {
-            throw error;
-          });
-        }
-        queue[head++] = undefined;
-        this.#counters.received++;
-      }
-    } catch (error) {
-      failure = error;
-    } finally {
-      forwarding = false;
-      forwarded = undefined;
+    const end = this.#wait ? queue.length : Math.min(queue.length, head + this.#slice);
+    let closed = false;
+    while (head < end && !closed) {
+      const value = queue[head] as T;
+      queue[head++] = undefined;
+      if (this.#wait) this.#write(value);
+      else closed = this.#send(value);
     }
     this.#head = head;
-    if (failure instanceof BusClosedError) {
-      this.close();
-      this.#onBusClosed();
-      return;
-    }
     if (head === queue.length) {
       queue.length = 0;
       this.#head = 0;
@@ -152,14 +123,53 @@ export class Intake<T> {
       queue.splice(0, head);
       this.#head = 0;
     }
-    if (failure instanceof BusFullError) {
-      this.#parked = true;
-      this.#bus.ready.then(() => {
-        this.#parked = false;
-        this.#schedule();
-      });
-      return;
-    }
-    this.#schedule();
+    if (closed) this.#busClosed();
+    else this.#schedule();
   };
+
+  /** Sends one value now; returns whether the bus turned out to be closed. */
+  #send(value: T): boolean {
+    try {
+      this.#tap.send(value);
+    } catch (error) {
+      if (error instanceof BusClosedError) {
+        this.#counters.overflowed++;
+        return true;
+      }
+      // Another tap on the bus threw after the value went in: it was sent. Surface the error, go on.
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+    this.#counters.received++;
+    return false;
+  }
+
+  /** Hands one value to a `"wait"` bus, which sends it in turn as room opens. */
+  #write(value: T): void {
+    this.#writing++;
+    this.#tap.write(value).then(
+      () => {
+        this.#writing--;
+        this.#counters.received++;
+      },
+      (error) => {
+        this.#writing--;
+        if (error instanceof BusClosedError) {
+          this.#counters.overflowed++;
+          this.#busClosed();
+          return;
+        }
+        this.#counters.received++; // sent; another tap threw
+        queueMicrotask(() => {
+          throw error;
+        });
+      },
+    );
+  }
+
+  #busClosed(): void {
+    this.close();
+    this.#onBusClosed();
+  }
 }

@@ -20,7 +20,7 @@ import {
 } from "./options.ts";
 import { Outbox } from "./outbox.ts";
 import { type BridgeStats, newCounters, toMetrics } from "./stats.ts";
-import type { BusLike, JetStreamClientLike, JsMsgLike } from "./types.ts";
+import type { BusLike, JetStreamClientLike, JsMsgLike, TapLike } from "./types.ts";
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
@@ -94,6 +94,7 @@ class JetStreamBridge<T> implements Bridge {
   readonly #origin = randomOrigin();
   readonly #counters = newCounters();
   readonly #outbox: Outbox<T>;
+  readonly #tap: TapLike<T>;
   readonly #intake: Intake<T>;
   readonly #header = {} as Header;
   /** The last stream sequence number accounted for. */
@@ -112,9 +113,20 @@ class JetStreamBridge<T> implements Bridge {
   constructor(bus: BusLike<T>, js: JetStreamClientLike, options: ResolvedJetStreamBridgeOptions<T>) {
     this.#js = js;
     this.#options = options;
-    this.#intake = new Intake(bus, options.codec, this.#counters, options.maxQueued, () => void this.close());
     // One value per message, so stream sequence numbers count values.
-    this.#outbox = new Outbox(bus, options.codec, this.#origin, 0, this.#counters, this.#enqueue);
+    this.#outbox = new Outbox(options.codec, this.#origin, 0, this.#counters, this.#enqueue);
+    // Local sends go out; what this or any bridge sent in through its tap does not.
+    this.#tap = bus.tap((value, from) => {
+      if (from === undefined) this.#outbox.add(value);
+    });
+    this.#intake = new Intake(
+      this.#tap,
+      bus,
+      options.codec,
+      this.#counters,
+      options.maxQueued,
+      () => void this.close(),
+    );
   }
 
   /** Finds where to start, then starts the ordered consumer there. */
@@ -183,6 +195,7 @@ class JetStreamBridge<T> implements Bridge {
   }
 
   async #close(): Promise<void> {
+    this.#tap.close();
     this.#outbox.close();
     this.#publish();
     // Producers parked on ready go on; their sends are no longer published.

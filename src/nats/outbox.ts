@@ -1,8 +1,8 @@
 /**
- * The outbound side of a bridge: a tap on the bus sees every local send
- * synchronously, in order, losslessly (a subscriber could be lapped by a
- * burst), encodes it at once (so later changes to the object do not leak
- * out) and packs it into the current batch. A batch becomes one NATS
+ * The outbound side of a bridge: the bridge's tap on the bus hands it every
+ * local send synchronously, in order, losslessly (a subscriber could be
+ * lapped by a burst); it encodes each at once (so later changes to the
+ * object do not leak out) and packs it into the current batch. A batch becomes one NATS
  * message once the producer goes quiet for a few microtask turns (see
  * `coalesce.ts`), or as soon as it reaches its size bound, numbered with the
  * origin's next sequence numbers.
@@ -13,9 +13,7 @@
 import { type Codec, createPacker, type Packer } from "./codec.ts";
 import { Coalescer } from "./coalesce.ts";
 import { HEADER_BYTES, type Origin, writeHeader } from "./envelope.ts";
-import { isForwarded } from "./intake.ts";
 import type { Counters } from "./stats.ts";
-import type { BusLike } from "./types.ts";
 
 /** Receives each finished message and how many values it holds. */
 export type Publish = (message: Uint8Array, count: number) => void;
@@ -27,13 +25,11 @@ export class Outbox<T> {
   #maxBatchBytes: number;
   #counters: Counters;
   #publish: Publish;
-  #tap: { close(): void };
   #coalescer: Coalescer;
   /** The sequence number the next value gets; the first is 1. */
   #next = 1;
 
   constructor(
-    bus: BusLike<T>,
     codec: Codec<T> | undefined,
     origin: Origin,
     maxBatchBytes: number,
@@ -46,11 +42,10 @@ export class Outbox<T> {
     this.#counters = counters;
     this.#publish = publish;
     this.#coalescer = new Coalescer(() => this.#packer.count, () => this.flush());
-    this.#tap = bus.tap(this.#onSend);
   }
 
-  #onSend = (value: T): void => {
-    if (isForwarded(value)) return;
+  /** Batches a local send. */
+  add(value: T): void {
     const packer = this.#packer;
     if (!packer.add(value)) {
       this.#counters.encodeErrors++;
@@ -58,7 +53,7 @@ export class Outbox<T> {
     }
     if (packer.bytes >= this.#maxBatchBytes) this.flush();
     else this.#coalescer.schedule();
-  };
+  }
 
   /** Publishes the current batch, if any. */
   flush(): void {
@@ -81,9 +76,8 @@ export class Outbox<T> {
     return message;
   }
 
-  /** Stops watching the bus and publishes what is batched. */
+  /** Publishes what is batched. */
   close(): void {
-    this.#tap.close();
     this.flush();
   }
 }

@@ -27,14 +27,38 @@
 export interface BusLike<T> {
   /** Slots in the ring: the bridge sends at most half of them per microtask turn. */
   readonly capacity: number;
-  /** Under `"wait"` the bridge queues values while the bus is full. */
+  /** Under `"wait"` the bridge writes values in as room opens, queueing at most `maxQueued`. */
   readonly overflow: "drop-oldest" | "drop-newest" | "wait";
-  /** Resolves when a send under `"wait"` would not throw. */
-  readonly ready: Promise<void>;
-  /** Sends a value from NATS into the bus. */
+  /**
+   * Sees every value the bus accepts, with the tap that sent it if one did;
+   * the bridge forwards only values no tap sent, and sends what arrives
+   * through its own tap, so nothing any bridge brought in goes back out.
+   */
+  tap(fn: (value: T, from: unknown) => void): TapLike<T>;
+}
+
+/**
+ * The tap a bridge holds on its bus, from `bus.tap()`: it stops it, and
+ * sends into the bus through it, marked as from it.
+ *
+ * @typeParam T The type of the values on the bus.
+ *
+ * @example
+ * ```ts
+ * import { Bus } from "@ron/bus";
+ * import type { TapLike } from "@ron/bus/nats";
+ *
+ * const tap: TapLike<number> = new Bus<number>().tap(() => {});
+ * tap.close();
+ * ```
+ */
+export interface TapLike<T> {
+  /** Removes the tap. */
+  close(): void;
+  /** Sends a value into the bus, as `bus.send` does. */
   send(value: T): number;
-  /** Sees every local send, for publishing. */
-  tap(fn: (value: T) => void): { close(): void };
+  /** Writes a value into the bus once there is room, as `bus.write` does. */
+  write(value: T): Promise<number>;
 }
 
 /**
