@@ -141,11 +141,11 @@ export class Ring<T> implements Tapped<T> {
 
   /** The queue of writes that wait for room. */
   get writes(): Writes<T> {
-    return this.#writes ??= new Writes(
-      (value, from) => this.write(value, from),
-      () => this.#hasRawRoom(),
-      () => this.#afterWrites(),
-    );
+    return this.#writes ??= new Writes({
+      send: (value, from) => this.write(value, from),
+      hasRoom: () => this.#hasRawRoom(),
+      drained: () => this.#afterWrites(),
+    });
   }
 
   /** Whether `write` would take a value now without dropping one, with no earlier write waiting. */
