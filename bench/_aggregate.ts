@@ -17,6 +17,7 @@ import {
   figureOf,
   latencyRatios,
   type LatencySummary,
+  type ProcessCase,
   type ProcessResult,
   type RuntimeResult,
   throughputRatios,
@@ -36,24 +37,23 @@ function keysOf<T>(records: Record<string, T>[]): string[] {
   return [...new Set(records.flatMap((record) => Object.keys(record)))];
 }
 
-function summarizeCase(perProcess: CaseResult[]): CaseResult {
-  const [first] = perProcess;
+function summarizeCase(facts: CaseResult, perProcess: ProcessCase[]): CaseResult {
   const rates = figureOf(perProcess.map((c) => c.eventsPerSec));
   const counters: Record<string, number> = {};
   for (const c of perProcess) {
     for (const [key, value] of Object.entries(c.counters ?? {})) counters[key] = (counters[key] ?? 0) + value;
   }
-  const { passes: _, ...facts } = first;
+  const { passes: _, ...rest } = facts;
   return {
-    ...facts,
-    nsPerRun: first.eventsPerRun / rates.median * 1e9,
+    ...rest,
+    nsPerRun: facts.eventsPerRun / rates.median * 1e9,
     spread: rates.max / rates.min,
     eventsPerSec: rates.median,
-    deliveriesPerSec: rates.median * first.deliveriesPerRun / first.eventsPerRun,
+    deliveriesPerSec: rates.median * facts.deliveriesPerRun / facts.eventsPerRun,
     perProcess: rates.values,
     delivered: perProcess.reduce((sum, c) => sum + c.delivered, 0),
     expected: perProcess.reduce((sum, c) => sum + c.expected, 0),
-    counters: first.counters ? counters : undefined,
+    counters: Object.keys(counters).length ? counters : undefined,
   };
 }
 
@@ -80,18 +80,23 @@ function summarizeLatency<T extends { p50: number; p95: number; delivered: numbe
   return summary;
 }
 
-/** One runtime's result from its processes, in process order; failed processes are kept but not summarised. */
+/**
+ * One runtime's result from its processes, in process order; failed
+ * processes are kept but not summarised. `facts` is what each case is, as a
+ * worker described it.
+ */
 export function summarize(
   runtime: RuntimeName,
   version: string,
   processes: ProcessResult[],
   extras: FirstProcessExtras,
+  facts: Record<string, CaseResult>,
 ): Omit<RuntimeResult, "checks"> {
   const ok = processes.filter((p) => !p.error);
   const failed = processes.filter((p) => p.error);
   const cases: Record<string, CaseResult> = {};
   for (const id of keysOf(ok.map((p) => p.cases))) {
-    cases[id] = summarizeCase(ok.map((p) => p.cases[id]).filter(Boolean));
+    cases[id] = summarizeCase(facts[id], ok.map((p) => p.cases[id]).filter(Boolean));
   }
   const latency: Record<string, LatencySummary> = {};
   for (const subject of keysOf(ok.map((p) => p.latency))) {
@@ -101,7 +106,7 @@ export function summarize(
   for (const key of keysOf(ok.map((p) => p.capacity))) {
     capacity[key] = summarizeLatency(ok.map((p) => p.capacity[key]).filter(Boolean));
   }
-  const perProcessRatios = ok.map((p) => ({ ...throughputRatios(p.cases), ...latencyRatios(p.latency) }));
+  const perProcessRatios = ok.map((p) => ({ ...throughputRatios(p.cases, facts), ...latencyRatios(p.latency) }));
   const ratioFigures: Record<string, Figure> = {};
   for (const key of keysOf(perProcessRatios)) {
     ratioFigures[key] = figureOf(perProcessRatios.map((ratios) => ratios[key]).filter((x) => x !== undefined));

@@ -470,16 +470,23 @@ export function renderSvg(result: MatrixResult): string {
       family: spec.family,
       values: runtimes.map(([name, r]) => [name, r.latency[subject] && figureOf(r.latency[subject].p95s)]),
     }));
-  const panels: [string, Bar[], (n: number) => string][] = [
-    ["Sync fan-out, 1 producer x 8 subscribers: events/s", bars("sync"), si],
-    ["Async fan-out, 1 producer x 8 subscribers: events/s", bars("async"), si],
-    [`p95 publish->recv latency, 1 producer x ${LATENCY_CONSUMERS} consumers: us (shorter is better)`, latency, si],
+  // Title, bars, and where a target line goes (the latency target), if anywhere.
+  const panels: [string, Bar[], number | undefined][] = [
+    ["Sync fan-out, 1 producer x 8 subscribers: events/s", bars("sync"), undefined],
+    ["Async fan-out, 1 producer x 8 subscribers: events/s", bars("async"), undefined],
+    [
+      `p95 publish->recv latency, 1 producer x ${LATENCY_CONSUMERS} consumers: us (shorter is better; ` +
+      `dashed: the ${LATENCY_TARGET_US} us target)`,
+      latency,
+      LATENCY_TARGET_US,
+    ],
   ];
+  const format = si;
   const width = 960, labelWidth = 250, plotWidth = width - labelWidth - 70, barHeight = 9, rowGap = 8;
   const parts: string[] = [];
-  let y = 56;
-  for (const [title, rows, format] of panels) {
-    const values = rows.flatMap((row) => row.values.flatMap(([, f]) => f ? [f.min, f.max] : []))
+  let y = 76;
+  for (const [title, rows, target] of panels) {
+    const values = [...rows.flatMap((row) => row.values.flatMap(([, f]) => f ? [f.min, f.max] : [])), target ?? NaN]
       .filter((v) => v > 0 && Number.isFinite(v));
     if (values.length === 0) continue;
     const low = 10 ** Math.floor(Math.log10(Math.min(...values)));
@@ -493,6 +500,9 @@ export function renderSvg(result: MatrixResult): string {
     for (let tick = low; tick <= high; tick *= 10) {
       parts.push(`<line x1="${x(tick)}" y1="${top}" x2="${x(tick)}" y2="${top + height}" class="grid"/>`);
       parts.push(`<text x="${x(tick)}" y="${top + height + 12}" class="tick">${format(tick)}</text>`);
+    }
+    if (target !== undefined) {
+      parts.push(`<line x1="${x(target)}" y1="${top}" x2="${x(target)}" y2="${top + height}" class="target"/>`);
     }
     for (const row of rows) {
       const cls = row.family === "ours" ? "ours" : row.family === "limit" ? "limit" : "peer";
@@ -520,21 +530,21 @@ export function renderSvg(result: MatrixResult): string {
     y += 36;
   }
   const legend = runtimes.map(([name, r], i) =>
-    `<rect x="${12 + i * 300}" y="24" width="12" height="12" fill="${COLORS[name]}"/>` +
-    `<text x="${30 + i * 300}" y="34" class="legend">${escape(`${name} ${r.version}`)}</text>`
+    `<rect x="${12 + i * 300}" y="42" width="12" height="12" fill="${COLORS[name]}"/>` +
+    `<text x="${30 + i * 300}" y="52" class="legend">${escape(`${name} ${r.version}`)}</text>`
   );
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" ` +
     `font-family="system-ui, sans-serif" font-size="11">`,
     "<style>.title{font-size:13px;font-weight:600}.grid{stroke:#ddd}.tick{fill:#777;text-anchor:middle}" +
     ".label{text-anchor:end}.ours{font-weight:700}.limit{font-style:italic;fill-opacity:.45}" +
-    ".value{fill:#555;font-size:9px}.legend{fill:#333}.whisker{stroke:#000;stroke-width:1.5;stroke-opacity:.6}</style>",
+    ".value{fill:#555;font-size:9px}.legend{fill:#333}.whisker{stroke:#000;stroke-width:1.5;stroke-opacity:.6}" +
+    ".target{stroke:#c00;stroke-dasharray:4 3}.subtitle{fill:#555}</style>",
     `<rect width="${width}" height="${y}" fill="#fff"/>`,
     `<text x="12" y="16" class="title">@ron/bus vs peers and the limit ring, ${escape(result.date.slice(0, 10))}, ` +
-    `profile ${
-      escape(result.profile)
-    } (bold: ours, italic: limit; bars: median over processes, whiskers: their range)` +
-    "</text>",
+    `profile ${escape(result.profile)}</text>`,
+    `<text x="12" y="32" class="subtitle">bold: ours; italic: the limit rings; bars: the median over ` +
+    `${runtimes[0]?.[1].processes.length ?? 0} processes per runtime; whiskers: the lowest and highest process</text>`,
     ...legend,
     ...parts,
     "</svg>",

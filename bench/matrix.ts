@@ -9,8 +9,8 @@
  * figures), `MATRIX.md` and `matrix.svg`.
  *
  * ```sh
- * node --import tsx bench/matrix.ts            # quick profile: 4 processes x 2 passes, about 6-7 minutes idle
- * node --import tsx bench/matrix.ts --full     # 6 processes x 4 passes, longer runs
+ * node --import tsx bench/matrix.ts            # quick: 5 processes x 1 pass, about 5-6 minutes on an idle machine
+ * node --import tsx bench/matrix.ts --full     # 7 processes x 4 passes, longer runs
  * node --import tsx bench/matrix.ts --smoke    # 1 process, tiny N: checks the harness (writes nothing)
  *   [--runtimes deno,bun,node] [--processes n] [--filter <case id regex>]  (a filtered run writes nothing)
  * ```
@@ -28,7 +28,7 @@ import { busRoot } from "./_bus.ts";
 import { type FirstProcessExtras, summarize } from "./_aggregate.ts";
 import { machine, type RuntimeName } from "./_measure.ts";
 import { renderMarkdown, renderSvg, renderText } from "./_report.ts";
-import { evaluate, type MatrixResult, type ProcessResult, type RuntimeResult } from "./targets.ts";
+import { type CaseResult, evaluate, type MatrixResult, type ProcessResult, type RuntimeResult } from "./targets.ts";
 import { PROFILES } from "./workloads.ts";
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
@@ -67,6 +67,8 @@ interface WorkerOutput {
   version: string;
   process: ProcessResult;
   extras: FirstProcessExtras;
+  /** What each case is, from the worker's records; the process keeps only its figures. */
+  facts: Record<string, CaseResult>;
 }
 
 /** Runs one worker process; the first of each runtime also measures allocations and memory. */
@@ -86,6 +88,7 @@ function runWorker(
     version: "",
     process: { index, seconds: 0, cpuSeconds: NaN, load: [], cases: {}, latency: {}, capacity: {} },
     extras: { allocations: {}, memory: [] },
+    facts: {},
   };
   const { process: result, extras } = out;
   let done = false;
@@ -93,8 +96,12 @@ function runWorker(
   createInterface({ input: child.stdout }).on("line", (line) => {
     const record = JSON.parse(line);
     if (record.type === "start") [out.version, result.load] = [record.version, record.load];
-    else if (record.type === "case") result.cases[record.id] = record;
-    else if (record.type === "latency") result.latency[record.subject] = record;
+    else if (record.type === "case") {
+      const { nsPerRun, eventsPerSec, passes, delivered, expected, counters } = record;
+      result.cases[record.id] = { nsPerRun, eventsPerSec, passes, delivered, expected, counters };
+      const { type: _type, checksum: _checksum, ...facts } = record;
+      out.facts[record.id] = facts;
+    } else if (record.type === "latency") result.latency[record.subject] = record;
     else if (record.type === "capacity") result.capacity[`${record.capacity}/${record.load}`] = record;
     else if (record.type === "calibration") extras.calibration = record;
     else if (record.type === "allocation") extras.allocations[record.id] = record;
@@ -162,6 +169,7 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixResult> {
       runs.find((run) => run.version)?.version ?? "",
       runs.map((run) => run.process),
       runs[0].extras,
+      Object.assign({}, ...runs.map((run) => run.facts)),
     );
     const reference = referenceRatios(runtime);
     const r: RuntimeResult = { ...summary, checks: [] };
@@ -180,7 +188,12 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixResult> {
 export function writeResults(result: MatrixResult): void {
   const dir = join(BENCH, "results");
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "latest.json"), JSON.stringify(result, null, 2) + "\n");
+  // Lists of numbers on one line each: a list per case and process would otherwise take a line per number.
+  const json = JSON.stringify(result, null, 2).replaceAll(
+    /\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]/g,
+    (_, list: string) => `[${list.split(/,\s*/).join(", ")}]`,
+  );
+  writeFileSync(join(dir, "latest.json"), json + "\n");
   writeFileSync(join(dir, "MATRIX.md"), renderMarkdown(result));
   writeFileSync(join(dir, "matrix.svg"), renderSvg(result));
 }

@@ -61,6 +61,12 @@ export interface CapacitySummary extends CapacityLatency {
   p95s: number[];
 }
 
+/** A case's figures in one process; what the case is, is in the summary ({@linkcode CaseResult}). */
+export type ProcessCase = Pick<
+  CaseResult,
+  "nsPerRun" | "eventsPerSec" | "passes" | "delivered" | "expected" | "counters"
+>;
+
 /** What one worker process measured. */
 export interface ProcessResult {
   index: number;
@@ -69,7 +75,7 @@ export interface ProcessResult {
   cpuSeconds: number;
   /** The machine's load average as the worker started. */
   load: number[];
-  cases: Record<string, CaseResult>;
+  cases: Record<string, ProcessCase>;
   latency: Record<string, LatencyResult>;
   capacity: Record<string, CapacityLatency>;
   /** Set when the worker failed; what it printed last. */
@@ -141,13 +147,20 @@ export const REFERENCES: Readonly<Record<string, string>> = {
 /** The starts the cliff workload compares with a fresh bus. */
 const HIGH_STARTS = ["start=2^31", "start=2^32"];
 
-/** Throughput ratios (higher is better) of one process's cases: each of ours against its reference. */
-export function throughputRatios(cases: Record<string, CaseResult>): Record<string, number> {
+/**
+ * Throughput ratios (higher is better) of one process's cases: each of ours
+ * against its reference. `facts` says what each case is.
+ */
+export function throughputRatios(
+  cases: Record<string, Pick<CaseResult, "eventsPerSec">>,
+  facts: Record<string, Pick<CaseResult, "id" | "workload" | "subject" | "variant">>,
+): Record<string, number> {
   const ratios: Record<string, number> = {};
   const add = (id: string, referenceId: string) => {
     if (cases[id] && cases[referenceId]) ratios[`${id} : ${referenceId}`] = rate(cases[id]) / rate(cases[referenceId]);
   };
-  for (const c of Object.values(cases)) {
+  for (const id of Object.keys(cases)) {
+    const c = facts[id];
     const reference = REFERENCES[c.subject];
     if (reference && c.workload !== "cliff") add(c.id, `${c.workload}/${reference}/${c.variant}`);
     if (c.subject === "limit.tryRecv") add(c.id, `${c.workload}/limit.sync/${c.variant}`);
@@ -182,7 +195,7 @@ export function latencyRatios(latency: Record<string, LatencyResult>): Record<st
   return ratios;
 }
 
-function rate(c: CaseResult): number {
+function rate(c: Pick<CaseResult, "eventsPerSec">): number {
   return c.eventsPerSec;
 }
 
@@ -302,7 +315,7 @@ export function evaluate(r: RuntimeResult, reference?: Record<string, number>): 
       `${label}, every S from 1 to 1024`,
       "no S more than 5% below the reference (x limit, median)",
       worst === undefined
-        ? "no reference figures"
+        ? reference === undefined ? "no reference recorded" : "no figures to compare"
         : `worst ${worst.s}: ${ratioText(worst.now)} vs ${fmt(worst.ref)}x (${fmt(worst.change * 100, 1)}%)`,
       worst === undefined ? undefined : worst.change >= -0.05,
     );

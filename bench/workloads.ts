@@ -761,7 +761,7 @@ export const PROFILES: Readonly<Record<"smoke" | "quick" | "full", Profile>> = {
     allocationWindowMs: 20,
   },
   quick: {
-    processes: 4,
+    processes: 5,
     passes: 1,
     fanoutSubscribers: [1, 8, 128, 1024],
     gc: false,
@@ -777,7 +777,7 @@ export const PROFILES: Readonly<Record<"smoke" | "quick" | "full", Profile>> = {
     allocationWindowMs: 30,
   },
   full: {
-    processes: 6,
+    processes: 7,
     passes: 4,
     fanoutSubscribers: FANOUT_SUBSCRIBERS,
     gc: true,
