@@ -19,7 +19,8 @@
  * through mitata's `measure`, in passes, and prints one JSON object per line
  * on stdout (`start`, then `case`, `latency` and `capacity` records, with
  * `--first` also `calibration`, `allocation` and `memory` ones, then `done`)
- * and its progress on stderr. A case's figure in a process is the median of
+ * and its progress on stderr. Each phase (main, then cliff) starts with a
+ * warm-up round over all its cases. A case's figure in a process is the median of
  * its passes' medians (self-timed cases: of the times they report); a
  * latency percentile, the median over the passes of that percentile. The
  * matrix summarises the processes.
@@ -54,6 +55,21 @@ const profile = PROFILES[profileName];
 const first = argv.includes("--first");
 const pattern = new RegExp(argv.find((arg, i) => !arg.startsWith("--") && argv[i - 1] !== "--profile") ?? "");
 const selected = cases(profile).filter((c) => pattern.test(c.id));
+
+/**
+ * Runs `c` unmeasured for `ms` and at least 4 rounds. Every case of a phase
+ * goes through this before any is measured, as a first pass used to: the
+ * handlers of one subscriber count are shared by every subject (see
+ * `handlerSet` in `workloads.ts`), and on a busy machine the JIT compiles
+ * them on background threads well after they get hot, so with one pass per
+ * process the subject that came first at a new count would pay for it.
+ */
+async function warmUp(c: Case, ms: number): Promise<void> {
+  const fixture = c.setup();
+  const until = performance.now() + ms;
+  for (let rounds = 0; rounds < 4 || performance.now() < until; rounds++) await fixture.run();
+  fixture.close();
+}
 
 /** A mitata benchmark generator: set up, yield the run, then close and hand back the outcome. */
 function benchmark(c: Case, done: (outcome: Outcome) => void = () => {}) {
@@ -116,6 +132,10 @@ if (!json) {
   // after all the others, in passes of their own (see workloads.ts).
   for (const phase of ["main", "cliff"] as const) {
     const inPhase = selected.filter((c) => c.phase === phase);
+    for (const [i, c] of inPhase.entries()) {
+      progress(`${phase} warm-up, case ${i + 1}/${inPhase.length}: ${c.id}`);
+      await warmUp(c, profile.warmupMs);
+    }
     for (let pass = 1; pass <= profile.passes && inPhase.length; pass++) {
       for (const [i, c] of inPhase.entries()) {
         progress(`${phase} pass ${pass}/${profile.passes}, case ${i + 1}/${inPhase.length}: ${c.id}`);

@@ -634,7 +634,8 @@ export async function measureCapacityLatency(
   samples: number,
 ): Promise<CapacityLatency> {
   const burst = load === "keepUp" ? LATENCY_BURST : capacity / 2;
-  const rounds = Math.max(2, Math.ceil(samples / (burst * LATENCY_CONSUMERS)));
+  // At least 10 rounds: the values of one burst share its fate (one preemption delays them all).
+  const rounds = Math.max(10, Math.ceil(samples / (burst * LATENCY_CONSUMERS)));
   const { p50, p95, delivered, expected } = await measureLatency("bus.wait", rounds, { capacity, burst });
   return { capacity, load, burst, p50, p95, delivered, expected };
 }
@@ -656,7 +657,8 @@ export interface BusMemory {
  */
 export function measureBusMemory(capacity: number, subscribers: number): BusMemory {
   if (gc === undefined) return { capacity, subscribers, bytesPerBus: NaN, buses: 0 };
-  const buses = Math.max(8, Math.min(1024, Math.floor(2 ** 22 / (capacity * 16))));
+  // About 32 MiB of rings, from 32 to 1024 buses: the heap counters move in blocks of up to 16 KiB (JSC).
+  const buses = subscribers === 0 ? 1024 : Math.max(32, Math.min(1024, Math.floor(2 ** 25 / (capacity * 16))));
   // Made before the first reading, so holding the buses and subscribers adds nothing of the harness's own.
   const kept: unknown[] = new Array(buses * (1 + subscribers)).fill(undefined);
   gc();
@@ -718,6 +720,8 @@ export interface Profile {
   processes: number;
   /** How many times every timed case is measured in each process, each time from a new fixture. */
   passes: number;
+  /** How long each case runs unmeasured before the first pass (see `warmUp` in `mitata.ts`). */
+  warmupMs: number;
   /** S for the `fanout` workload. */
   fanoutSubscribers: readonly number[];
   /** Whether mitata collects garbage before each case (slow: only in full runs). */
@@ -747,6 +751,7 @@ export const PROFILES: Readonly<Record<"smoke" | "quick" | "full", Profile>> = {
   smoke: {
     processes: 1,
     passes: 1,
+    warmupMs: 0,
     fanoutSubscribers: [8],
     gc: false,
     minCpuMs: 1,
@@ -763,6 +768,7 @@ export const PROFILES: Readonly<Record<"smoke" | "quick" | "full", Profile>> = {
   quick: {
     processes: 5,
     passes: 1,
+    warmupMs: 10,
     fanoutSubscribers: [1, 8, 128, 1024],
     gc: false,
     minCpuMs: 20,
@@ -779,6 +785,7 @@ export const PROFILES: Readonly<Record<"smoke" | "quick" | "full", Profile>> = {
   full: {
     processes: 7,
     passes: 4,
+    warmupMs: 30,
     fanoutSubscribers: FANOUT_SUBSCRIBERS,
     gc: true,
     minCpuMs: 150,
