@@ -7,15 +7,19 @@
  */
 
 import { ENDED, PENDING } from "../cursor.ts";
+import { BusClosedError } from "../errors.ts";
 import {
   checkFrom,
   describe,
   type OverflowPolicy,
   resolveSubscribeOptions,
+  resolveWriteOptions,
   type SubscribeOptions,
+  type WriteOptions,
 } from "../options.ts";
 import { CLOSED, EMPTY } from "../signals.ts";
 import type { BusStats } from "../stats.ts";
+import { toWritable } from "../stream.ts";
 import { createSubscriber, type Subscriber } from "../subscriber.ts";
 import { resolveCodec, type SharedCodec } from "./codec.ts";
 import { SharedCursor } from "./cursor.ts";
@@ -105,6 +109,7 @@ export class SharedBus<T> {
   readonly #ring: SharedRing<T>;
   readonly #handle: SharedBusHandle;
   readonly #overflow: OverflowPolicy;
+  #writable: WritableStream<T> | undefined;
   /** The cursor behind each subscriber this object made, for `waitSync`. */
   readonly #cursors: WeakMap<Subscriber<T>, SharedCursor<T>> = new WeakMap();
 
@@ -285,25 +290,23 @@ export class SharedBus<T> {
   /**
    * Resolves when `send` can go ahead without losing anything: under
    * `"wait"`, when the slowest subscriber (on any thread) has read the slot
-   * to reuse, or left, or was released; at once under the other policies
-   * and once the bus is closed. It never rejects. Another producer may take
-   * the room first, so loop: `await bus.ready` then `send` may still throw
-   * {@linkcode BusFullError}.
+   * to reuse, or left, or was released, and no {@linkcode SharedBus.write}
+   * of this thread is waiting; at once under the other policies and once
+   * the bus is closed. It never rejects. Another thread may take the room
+   * first, so `await bus.ready` then `send` may still throw
+   * {@linkcode BusFullError}: several producers use
+   * {@linkcode SharedBus.write}, which waits its turn and keeps it.
    *
    * @example A lossless producer
    * ```ts
-   * import { BusFullError, SharedBus } from "@ron/bus";
+   * import { SharedBus } from "@ron/bus";
    *
    * const bus = new SharedBus<number>({ capacity: 2, overflow: "wait" });
    * const sub = bus.subscribe();
    * setTimeout(() => sub.drain(() => {}), 1);
-   * for (let i = 0; i < 3;) {
+   * for (let i = 0; i < 3; i++) {
    *   await bus.ready;
-   *   try {
-   *     bus.send(i++);
-   *   } catch (error) {
-   *     if (!(error instanceof BusFullError)) throw error;
-   *   }
+   *   bus.send(i); // the only producer: nobody takes the room first
    * }
    * ```
    */
@@ -341,14 +344,88 @@ export class SharedBus<T> {
    * ```
    */
   send(value: T): number {
-    if (value === EMPTY || value === CLOSED) {
-      throw new TypeError(
-        `Invalid value: ${
-          describe(value)
-        }; a bus cannot carry EMPTY or CLOSED, which tryRecv() returns to mean "no value"`,
-      );
-    }
+    if (value === EMPTY || value === CLOSED) throw signalError(value as symbol);
     return this.#ring.send(value);
+  }
+
+  /**
+   * Sends `value` once there is room, losing nothing: the way for several
+   * producers, on any threads, to share a `"wait"` bus. This thread's
+   * writes wait in the order they were made and go out as subscribers on
+   * any thread free slots; a write that finds another thread took the room
+   * first keeps its place and waits again, so a write never fails with
+   * {@linkcode BusFullError}. Under the other policies it sends at once, as
+   * {@linkcode SharedBus.send} does.
+   *
+   * @param value The value to broadcast.
+   * @param options `signal` gives up the write while it waits.
+   * @returns Resolves with how many subscribers there were when it was
+   *   claimed (as `send` returns), once it is sent.
+   * @throws {BusClosedError} (rejects) If the bus is or becomes closed, on
+   *   any thread, before the value is sent.
+   * @throws {RangeError} (rejects) If the value encodes to more than
+   *   `maxBytes`; nothing is sent.
+   * @throws {TypeError} (rejects) If the codec cannot encode the value, it
+   *   is `EMPTY` or `CLOSED`, or the options are not
+   *   `{ signal?: AbortSignal }`.
+   * @throws {unknown} (rejects) With the signal's reason if it aborts first.
+   *
+   * @example Several producers, nothing lost
+   * ```ts
+   * import { SharedBus } from "@ron/bus";
+   *
+   * const bus = new SharedBus<string>({ codec: "string", capacity: 2, overflow: "wait" });
+   * const sub = bus.subscribe();
+   * const producer = async (name: string) => {
+   *   for (let i = 0; i < 3; i++) await bus.write(`${name}${i}`);
+   * };
+   * const done = Promise.all([producer("a"), producer("b")]);
+   * const got: string[] = [];
+   * while (got.length < 6) {
+   *   await sub.wait();
+   *   sub.drain((value) => got.push(value));
+   * }
+   * await done;
+   * console.log(got.length, bus.stats().blocked); // 6 0
+   * ```
+   */
+  write(value: T, options?: WriteOptions): Promise<number> {
+    let signal: AbortSignal | undefined;
+    try {
+      signal = resolveWriteOptions(options);
+      if (value === EMPTY || value === CLOSED) throw signalError(value as symbol);
+      if (this.#ring.closed) throw new BusClosedError();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return this.#ring.writes.write(value, signal, undefined);
+  }
+
+  /**
+   * The bus as a `WritableStream`, the same one on every access, so
+   * `source.pipeTo(bus.writable)` publishes a stream into the shared ring.
+   * Each chunk goes through {@linkcode SharedBus.write}: under `"wait"` it
+   * waits for room, in turn with this thread's other writers. Closing the
+   * stream closes the bus for every thread; aborting it (or aborting a
+   * `pipeTo` into it) gives up a write still waiting for room at once and
+   * closes the bus. Pipe with `{ preventClose: true }` to keep the bus open
+   * for other producers.
+   *
+   * @example
+   * ```ts
+   * import { SharedBus } from "@ron/bus";
+   *
+   * const bus = new SharedBus<number>();
+   * const sub = bus.subscribe();
+   * await ReadableStream.from([1, 2, 3]).pipeTo(bus.writable);
+   * const got: number[] = [];
+   * for await (const n of sub) got.push(n);
+   * console.log(bus.closed, got); // true [1, 2, 3]
+   * ```
+   */
+  get writable(): WritableStream<T> {
+    return this.#writable ??= toWritable(this);
   }
 
   /**
@@ -477,4 +554,10 @@ export class SharedBus<T> {
       released: Number(Atomics.load(counters, RELEASED)),
     };
   }
+}
+
+function signalError(value: symbol): TypeError {
+  return new TypeError(
+    `Invalid value: ${describe(value)}; a bus cannot carry EMPTY or CLOSED, which tryRecv() returns to mean "no value"`,
+  );
 }

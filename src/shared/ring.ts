@@ -42,6 +42,7 @@
  */
 
 import { BusClosedError, BusFullError } from "../errors.ts";
+import { Writes } from "../writes.ts";
 import { type Coder, limitCoder, type RecordAccess, recordAccess, Scratch } from "./codec.ts";
 import {
   ACTIVE,
@@ -172,8 +173,14 @@ export class SharedRing<T> {
   #spare: (() => void)[] = [];
   readonly readers: Sleeper;
   readonly #producers: Sleeper;
+  /** This thread's writes waiting for room under `"wait"`, sent in order as room opens; made on the first `write`. */
+  #writes: Writes<T> | undefined;
+  /** What {@linkcode ready} gives while there is no room or a write of this thread waits. */
   #ready: Promise<void> | undefined;
   #openReady: (() => void) | undefined;
+  /** What the write queue waits on while there is no room, whatever waits. */
+  #room: Promise<void> | undefined;
+  #openRoom: (() => void) | undefined;
 
   constructor(buffer: SharedArrayBuffer, coder: Coder<T>) {
     this.buffer = buffer;
@@ -225,8 +232,13 @@ export class SharedRing<T> {
     return Atomics.load(this.words, SUBSCRIBERS);
   }
 
-  /** Sends `value`; returns how many subscribers there were, or 0 if `"drop-newest"` discarded it. */
-  send(value: T): number {
+  /**
+   * Sends `value`; returns how many subscribers there were, or 0 if
+   * `"drop-newest"` discarded it. `counted`: a full ring under `"wait"`
+   * counts in `blocked` (a write that finds another thread took the room
+   * first does not: it waits).
+   */
+  send(value: T, counted = true): number {
     const fields = this.#fields;
     let bytes: Uint8Array | undefined;
     if (fields === undefined) {
@@ -239,7 +251,7 @@ export class SharedRing<T> {
     } else {
       this.#records!.write(value, this.#fieldValues);
     }
-    const sequence = this.#claim();
+    const sequence = this.#claim(counted);
     if (sequence < 0) return 0;
     const readers = this.words[SUBSCRIBERS]!; // a count for the caller, not a fact anything depends on
     this.#write(sequence, bytes);
@@ -247,7 +259,7 @@ export class SharedRing<T> {
   }
 
   /** Claims the next sequence number, or returns -1 if `"drop-newest"` discards the value. */
-  #claim(): number {
+  #claim(counted: boolean): number {
     const words = this.words;
     for (;;) {
       const epoch = Atomics.load(words, EPOCH);
@@ -261,7 +273,7 @@ export class SharedRing<T> {
             Atomics.add(this.counters, DISCARDED, ONE);
             return -1;
           }
-          Atomics.add(this.counters, BLOCKED, ONE);
+          if (counted) Atomics.add(this.counters, BLOCKED, ONE);
           throw new BusFullError(this.capacity);
         }
       }
@@ -380,39 +392,87 @@ export class SharedRing<T> {
     return released;
   }
 
-  /** Whether `send` would go ahead without losing anything now. */
+  /** The queue of this thread's writes that wait for room. */
+  get writes(): Writes<T> {
+    return this.#writes ??= new Writes({
+      send: (value) => this.send(value, false),
+      hasRoom: () => this.#hasRawRoom(),
+      drained: () => this.#afterWrites(),
+      whenRoom: () => this.#whenRoom(),
+    });
+  }
+
+  /** Whether `send` would go ahead without losing anything now, with no write of this thread waiting. */
   hasRoom(): boolean {
-    if (this.policy !== WAIT) return true;
-    const tail = this.observe();
-    return this.observedClosed || !this.#full(tail);
+    return this.#writes?.pending !== true && this.#hasRawRoom();
   }
 
   /** Resolves once `hasRoom()`; never rejects. */
   ready(): Promise<void> {
     if (this.hasRoom()) return RESOLVED;
-    if (this.#ready === undefined) {
-      this.#ready = new Promise((resolve) => this.#openReady = resolve);
+    let ready = this.#ready;
+    if (ready === undefined) {
+      ready = this.#ready = new Promise((resolve) => this.#openReady = resolve);
+      this.#lookForRoom(); // may open it at once (a drain in progress, published)
+    }
+    return ready;
+  }
+
+  /** Resolves when room may have opened, whether or not a write waits: what the write queue waits on. */
+  #whenRoom(): Promise<void> {
+    let room = this.#room;
+    if (room === undefined) {
+      room = this.#room = new Promise((resolve) => this.#openRoom = resolve);
       this.#lookForRoom();
     }
-    return this.#ready;
+    return room;
   }
 
-  /** A local read or leave moved a cursor: a local producer waiting for room may go on. */
+  #hasRawRoom(): boolean {
+    if (this.policy !== WAIT) return true;
+    const tail = this.observe();
+    return this.observedClosed || !this.#full(tail);
+  }
+
+  /** A local read or leave moved a cursor: a local producer or write waiting for room may go on. */
   moved(): void {
-    if (this.#openReady !== undefined && this.hasRoom()) this.#resolveReady();
+    if (this.#openReady !== undefined || this.#openRoom !== undefined) this.#roomMayHaveOpened();
   }
 
+  /** Called when something starts to wait for room, and on each wake-up of the producers' sleeper. */
   #lookForRoom(): void {
-    if (this.#openReady === undefined) return;
+    if (this.#openReady === undefined && this.#openRoom === undefined) return;
     this.#producers.want();
-    if (this.hasRoom()) this.#resolveReady();
+    this.#roomMayHaveOpened();
+  }
+
+  /**
+   * Opens what waits, if there is room: the write queue's wait, and `ready`
+   * unless a write waits (it opens once the writes are out, in
+   * {@linkcode #afterWrites}). The room check may publish a drain in
+   * progress, which calls back here: each opens once.
+   */
+  #roomMayHaveOpened(): void {
+    if (!this.#hasRawRoom()) return;
+    const openRoom = this.#openRoom;
+    if (openRoom !== undefined) {
+      this.#room = this.#openRoom = undefined;
+      openRoom();
+    }
+    if (this.#writes?.pending !== true) this.#resolveReady();
+    if (this.#openReady === undefined && this.#openRoom === undefined) this.#producers.stop();
+  }
+
+  /** After waiting writes went out: open `ready` if room is left. */
+  #afterWrites(): void {
+    if (this.#openReady !== undefined && this.hasRoom()) this.#resolveReady();
+    if (this.#openReady === undefined && this.#openRoom === undefined) this.#producers.stop();
   }
 
   #resolveReady(): void {
     const open = this.#openReady;
-    if (open === undefined) return; // resolved already, by a publish inside the room check
+    if (open === undefined) return;
     this.#ready = this.#openReady = undefined;
-    this.#producers.stop();
     open();
   }
 
@@ -503,7 +563,7 @@ export class SharedRing<T> {
     const entry = this.#tableWord + index * ENTRY_WORDS;
     Atomics.store(words, entry + ENTRY_CURSOR, position | 0);
     wake(words, PRODUCERS_ASLEEP, ROOM_SIGNAL);
-    if (this.#openReady !== undefined) this.moved();
+    this.moved();
     return Atomics.load(words, entry + ENTRY_STATE) === state;
   }
 
@@ -550,7 +610,12 @@ export class SharedRing<T> {
     wakeAll(words, DATA_SIGNAL);
     wakeAll(words, ROOM_SIGNAL);
     if (this.parked.length !== 0) this.wakeParked();
-    if (this.#openReady !== undefined) this.#resolveReady();
+    this.#writes?.close();
+    const openRoom = this.#openRoom;
+    this.#room = this.#openRoom = undefined;
+    openRoom?.();
+    this.#resolveReady();
+    this.#producers.stop();
   }
 
   /** Frees the slots of other threads' subscribers that have read everything, as the bus closes at `tail`. */
