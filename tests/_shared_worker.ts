@@ -45,6 +45,15 @@ export interface ProduceJob {
   count: number;
 }
 
+/** Producers on one thread that all `write` at once, `count` values each. */
+export interface WriteJob {
+  kind: "write";
+  handle: SharedBusHandle;
+  /** Their producer numbers. */
+  producers: number[];
+  count: number;
+}
+
 /** What a reader counted. */
 export interface ReadReport {
   received: number;
@@ -77,7 +86,39 @@ export interface FloodJob {
 export interface ProduceReport {
   accepted: number;
   discarded: number;
+  /** `BusFullError`s met (a writer must meet none). */
   full: number;
+}
+
+/** How many writes a writer keeps waiting at once before it awaits them. */
+const WRITES_IN_FLIGHT = 16;
+
+/**
+ * Writers `producers`, all at once on this thread, each writing `count`
+ * values through `bus.write()` with up to {@linkcode WRITES_IN_FLIGHT}
+ * waiting, so this thread's queue holds several producers' writes. A
+ * write that fails with `BusFullError` counts in `full`; any other error
+ * rejects. One report per producer.
+ */
+export function writeAll(bus: SharedBus<Stamp>, producers: number[], count: number): Promise<ProduceReport[]> {
+  const json = bus.handle.codec === "json";
+  return Promise.all(producers.map(async (producer) => {
+    const report: ProduceReport = { accepted: 0, discarded: 0, full: 0 };
+    const note = (readers: number) => readers === 0 ? report.discarded++ : report.accepted++;
+    const miss = (error: unknown) => {
+      if (!(error instanceof BusFullError)) throw error;
+      report.full++;
+    };
+    const waiting: Promise<unknown>[] = [];
+    for (let n = 0; n < count; n++) {
+      waiting.push(bus.write({ p: producer, n, c: check(producer, n, json) }).then(note, miss));
+      if (waiting.length === WRITES_IN_FLIGHT) await Promise.all(waiting.splice(0));
+      // Yield now and then, so the thread's own timers (a watchdog) run.
+      if (n % 4096 === 4095) await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    await Promise.all(waiting);
+    return report;
+  }));
 }
 
 function spin(micros: number): void {
@@ -203,12 +244,14 @@ const WORKER_THREADS = "node:worker_threads";
 const { parentPort } = await import(WORKER_THREADS) as { parentPort: Port | null };
 
 // Imported by the test for its types and `check`; it only serves jobs inside a worker.
-parentPort?.on("message", async (job: ReadJob | ProduceJob | ParkJob | FloodJob | { kind: "ping" }) => {
+parentPort?.on("message", async (job: ReadJob | ProduceJob | WriteJob | ParkJob | FloodJob | { kind: "ping" }) => {
   if (job.kind === "ping") return parentPort!.postMessage("pong");
   try {
     if (job.kind === "park") await park(job);
     else if (job.kind === "flood") parentPort!.postMessage(flood(job));
-    else parentPort!.postMessage(job.kind === "read" ? await read(job) : await produce(job));
+    else if (job.kind === "write") {
+      parentPort!.postMessage(await writeAll(SharedBus.attach<Stamp>(job.handle), job.producers, job.count));
+    } else parentPort!.postMessage(job.kind === "read" ? await read(job) : await produce(job));
   } catch (error) {
     parentPort!.postMessage({ error: String((error as Error)?.stack ?? error) });
   }

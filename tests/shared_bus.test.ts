@@ -23,7 +23,7 @@ import { startSharedSequenceAt } from "../src/shared/bus.ts";
 import { DATA_SIGNAL, READERS_ASLEEP } from "../src/shared/layout.ts";
 import { PARK_TIMEOUT } from "../src/shared/wake.ts";
 import { take } from "./_read.ts";
-import { watchdog } from "./_threads.ts";
+import { watchdog } from "./_watchdog.ts";
 
 const POLICIES = ["drop-oldest", "drop-newest", "wait"] as const;
 
@@ -420,5 +420,158 @@ describe("SharedBus.close()", () => {
     assert.equal(bus.subscriberCount, 0);
     assert.equal(remote.tryRecv(), CLOSED);
     assert.equal(bus.subscribe().tryRecv(), CLOSED, "a subscriber made after close has ended");
+  });
+});
+
+/** Every value of `sub` until it ends, one batch per macrotask: a reader slower than the writers. */
+async function readAll<T>(sub: Subscriber<T>): Promise<T[]> {
+  const seen: T[] = [];
+  while (await sub.wait()) {
+    sub.drain((value) => seen.push(value), 1);
+    await sleep(0);
+  }
+  return seen;
+}
+
+describe("SharedBus.write()", () => {
+  it("waits for room a reader on another view frees: nothing lost, no BusFullError, each producer's order kept", async () => {
+    const bus = new SharedBus<string>({ codec: "string", capacity: 2, overflow: "wait" });
+    const sub = elsewhere(bus).subscribe();
+    const reading = readAll(sub);
+    const producer = async (name: string) => {
+      for (let i = 0; i < 30; i++) await bus.write(`${name}:${i}`);
+    };
+    await watchdog(Promise.all(["a", "b", "c"].map(producer)), 10_000, () => "the writes did not all go out");
+    bus.close();
+    const seen = await watchdog(reading, 10_000, () => "the reader did not end");
+    for (const name of ["a", "b", "c"]) {
+      const mine = seen.filter((value) => value.startsWith(`${name}:`));
+      assert.deepEqual(mine, Array.from({ length: 30 }, (_, i) => `${name}:${i}`), `producer ${name}`);
+    }
+    assert.equal(seen.length, 90);
+    assert.deepEqual([bus.stats().blocked, sub.missed], [0, 0]);
+  });
+
+  it("keeps its place when another view takes the room first, and is not counted as blocked", async () => {
+    // A codec whose encode sends on another view takes the room between the write's look and its claim: the
+    // race of two threads, made to happen on one. It fires for the first write as it is made, and for the
+    // second as it leaves the queue.
+    let other: SharedBus<number>;
+    const thieves = new Map([[1, 101], [2, 102]]);
+    const codec: SharedCodec<number> = {
+      encode: (n) => {
+        const thief = thieves.get(n);
+        thieves.delete(n);
+        if (thief !== undefined) other.send(thief);
+        return new Uint8Array([n]);
+      },
+      decode: (bytes) => bytes[0],
+    };
+    const bus = new SharedBus<number>({ codec, capacity: 1, overflow: "wait" });
+    other = elsewhere(bus, codec);
+    const sub = other.subscribe();
+    const first = bus.write(1);
+    const second = bus.write(2);
+    const seen: number[] = [];
+    const reading = (async () => {
+      while (seen.length < 4 && await sub.wait()) sub.drain((n) => seen.push(n));
+    })();
+    assert.deepEqual(await watchdog(Promise.all([first, second]), 5000, () => "the writes did not go out"), [1, 1]);
+    await watchdog(reading, 5000, () => `the reader saw only ${seen}`);
+    assert.deepEqual(seen, [101, 1, 102, 2], "each thief went first; the writes kept their order");
+    assert.equal(bus.stats().blocked, 0, "a write that lost the race waits; it is not a refused send");
+  });
+
+  it("gives up when its signal aborts, sending nothing, and leaves the other writes in order", async () => {
+    const bus = new SharedBus<number>({ capacity: 1, overflow: "wait" });
+    const sub = elsewhere(bus).subscribe();
+    bus.send(0);
+    const controller = new AbortController();
+    const writes = [bus.write(1), bus.write(2, { signal: controller.signal }), bus.write(3)];
+    controller.abort(new Error("not needed"));
+    await assert.rejects(writes[1], /not needed/);
+    await assert.rejects(bus.write(4, { signal: AbortSignal.abort(new RangeError("too late")) }), RangeError);
+    const reading = readAll(sub);
+    await watchdog(Promise.all([writes[0], writes[2]]), 5000, () => "the writes did not go out");
+    bus.close();
+    assert.deepEqual(await reading, [0, 1, 3]);
+  });
+
+  it("rejects this view's waiting writes with BusClosedError when another view closes the bus, and later writes at once", async () => {
+    const bus = new SharedBus<number>({ capacity: 1, overflow: "wait" });
+    const other = elsewhere(bus);
+    const sub = other.subscribe();
+    bus.send(0);
+    const waiting = [bus.write(1), bus.write(2)];
+    await sleep(5);
+    other.close();
+    for (const write of waiting) {
+      await assert.rejects(watchdog(write, 5000, () => "the close did not reach the waiting write"), BusClosedError);
+    }
+    await assert.rejects(bus.write(3), BusClosedError);
+    assert.deepEqual(take(sub), [0]);
+    assert.equal(bus.stats().sent, 1);
+  });
+
+  it("makes bus.ready wait behind this view's writes, so ready-gated sends do not overtake them", async () => {
+    const bus = new SharedBus<number>({ capacity: 1, overflow: "wait" });
+    const sub = elsewhere(bus).subscribe();
+    bus.send(0);
+    const written = bus.write(1);
+    let ready = false;
+    bus.ready.then(() => ready = true);
+    assert.equal(sub.tryRecv(), 0);
+    assert.equal(await watchdog(written, 5000, () => "the write did not go out"), 1);
+    await sleep(5);
+    assert.equal(ready, false, "the write took the room");
+    assert.equal(sub.tryRecv(), 1);
+    await watchdog(bus.ready, 5000, () => "ready did not open");
+  });
+
+  it("rejects what cannot be sent, sending nothing: a value too large, EMPTY, bad options", async () => {
+    const bus = new SharedBus<string>({ codec: "string", maxBytes: 4, overflow: "wait" });
+    const sub = bus.subscribe();
+    await assert.rejects(bus.write("too long"), { name: "RangeError", message: /^Value too large: / });
+    await assert.rejects(bus.write(EMPTY as never), { name: "TypeError", message: /cannot carry EMPTY or CLOSED/ });
+    await assert.rejects(bus.write("ok", { signal: "soon" } as never), {
+      name: "TypeError",
+      message: 'Invalid signal: "soon"; expected an AbortSignal',
+    });
+    assert.equal(await bus.write("ok"), 1);
+    assert.deepEqual(take(sub), ["ok"]);
+  });
+});
+
+describe("SharedBus.writable", () => {
+  it("publishes a piped stream through waits for room, then closes the bus for every view", async () => {
+    const bus = new SharedBus<number>({ capacity: 2, overflow: "wait" });
+    assert.ok(bus.writable instanceof WritableStream);
+    assert.equal(bus.writable, bus.writable);
+    const other = elsewhere(bus);
+    const reading = readAll(other.subscribe());
+    await watchdog(
+      ReadableStream.from(Array.from({ length: 20 }, (_, i) => i)).pipeTo(bus.writable),
+      10_000,
+      () => "the pipe did not finish",
+    );
+    assert.equal(other.closed, true);
+    assert.deepEqual(await reading, Array.from({ length: 20 }, (_, i) => i));
+    assert.equal(bus.stats().blocked, 0);
+  });
+
+  it("gives up a write waiting for room at once when the writer aborts, and closes the bus", async () => {
+    const bus = new SharedBus<number>({ capacity: 1, overflow: "wait" });
+    const sub = elsewhere(bus).subscribe(); // never reads, so the second write waits for good
+    const writer = bus.writable.getWriter();
+    await writer.write(1);
+    const waiting = writer.write(2);
+    await sleep(0);
+    const reason = new Error("producer gave up");
+    await writer.abort(reason);
+    await assert.rejects(waiting, (error) => error === reason);
+    assert.equal(bus.closed, true);
+    assert.equal(bus.stats().sent, 1, "the write that waited was not sent");
+    assert.deepEqual(take(sub), [1]);
+    assert.equal(sub.tryRecv(), CLOSED);
   });
 });

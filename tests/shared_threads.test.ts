@@ -25,8 +25,11 @@ import {
   type ReadJob,
   type ReadReport,
   type Stamp,
+  writeAll,
+  type WriteJob,
 } from "./_shared_worker.ts";
-import { Thread, watchdog } from "./_threads.ts";
+import { Thread } from "./_threads.ts";
+import { watchdog } from "./_watchdog.ts";
 
 const STRESS = Number(globalThis.process?.env?.SHARED_STRESS ?? 0);
 const RUNS = STRESS || 2;
@@ -71,7 +74,18 @@ async function produceHere(bus: SharedBus<Stamp>, count: number, json: boolean):
   return report;
 }
 
-async function run(overflow: OverflowPolicy, codec: "json" | { f64: string[] }, producerCount: number): Promise<void> {
+/**
+ * How the producers put values on the bus: `send`, awaiting `bus.ready` after
+ * a `BusFullError`, or `write`, two writers on each producing thread.
+ */
+type Producing = "send" | "write";
+
+async function run(
+  overflow: OverflowPolicy,
+  codec: "json" | { f64: string[] },
+  producerCount: number,
+  how: Producing = "send",
+): Promise<void> {
   const json = codec === "json";
   const bus = new SharedBus<Stamp>({ capacity: 64, overflow, codec, maxBytes: json ? 128 : undefined });
   const single = producerCount === 1;
@@ -83,7 +97,19 @@ async function run(overflow: OverflowPolicy, codec: "json" | { f64: string[] }, 
   const reports = readers.map((reader) => reader.next<ReadReport>());
   const count = 12_000 * SCALE;
   let made: ProduceReport[];
-  if (single) made = [await produceHere(bus, count, json)];
+  if (how === "write") {
+    // Two writers on the main thread and two on each producer worker, all at once.
+    const perWriter = count / (2 * producerCount);
+    const threads = await Promise.all([
+      writeAll(bus, [0, 1], perWriter),
+      ...producers.map((producer, i) =>
+        producer.ask<ProduceReport[]>(
+          { kind: "write", handle: bus.handle, producers: [2 + 2 * i, 3 + 2 * i], count: perWriter } satisfies WriteJob,
+        )
+      ),
+    ]);
+    made = threads.flat();
+  } else if (single) made = [await produceHere(bus, count, json)];
   else {
     // Two producer workers and the main thread, at once.
     made = await Promise.all([
@@ -102,10 +128,13 @@ async function run(overflow: OverflowPolicy, codec: "json" | { f64: string[] }, 
 
   const stats = bus.stats();
   const sent = made.reduce((sum, report) => sum + report.accepted, 0);
-  const label = `${overflow}, ${json ? "json" : "f64"}, ${producerCount} producer(s)`;
+  const label = `${overflow}, ${json ? "json" : "f64"}, ${producerCount} producer(s) that ${how}`;
   assert.equal(stats.sent, sent, `${label}: stats().sent is what the producers saw accepted`);
   assert.equal(stats.discarded, made.reduce((sum, report) => sum + report.discarded, 0), `${label}: discarded`);
   assert.equal(stats.blocked, made.reduce((sum, report) => sum + report.full, 0), `${label}: blocked`);
+  if (how === "write") {
+    made.forEach((report, p) => assert.equal(report.full, 0, `${label}: writer ${p} never met BusFullError`));
+  }
   assert.equal(
     stats.dropped,
     read.reduce((sum, report) => sum + report.missed, 0),
@@ -205,6 +234,20 @@ describe("SharedBus across threads", () => {
       });
     }
   }
+
+  it('SharedBus.write() loses nothing with 6 writers on 3 threads x 3 worker readers under "wait"', {
+    timeout: TIMEOUT,
+  }, async () => {
+    for (let i = 0; i < RUNS; i++) {
+      for (const codec of ["json", { f64: ["p", "n", "c"] }] as const) {
+        await watchdog(
+          run("wait", codec as "json" | { f64: string[] }, 3, "write"),
+          30_000 * SCALE,
+          () => `run ${i} (${JSON.stringify(codec)}) did not finish`,
+        );
+      }
+    }
+  });
 
   it("a parked read keeps its worker alive, and a worker terminated while subscribed no longer holds a producer", {
     timeout: TIMEOUT,
