@@ -99,9 +99,10 @@ export interface MetricSource {
  * Renders counters in the Prometheus text exposition format. For a bus:
  * `bus_events_sent_total`, `bus_overflow_dropped_total`,
  * `bus_overflow_discarded_total`, `bus_send_blocked_total` (counters), and
- * `bus_subscribers`, `bus_capacity` (gauges). For a {@linkcode MetricSource}
- * such as a NATS bridge, the metrics it lists under the same prefix
- * (`bus_nats_gaps_total`, ...).
+ * `bus_subscribers`, `bus_capacity` (gauges); for a {@linkcode SharedBus},
+ * also `bus_subscribers_released_total` (a counter: subscribers released as
+ * presumed dead). For a {@linkcode MetricSource} such as a NATS bridge, the
+ * metrics it lists under the same prefix (`bus_nats_gaps_total`, ...).
  *
  * @param source A bus, anything with a `stats()` method returning
  *   {@linkcode BusStats}, or a {@linkcode MetricSource}.
@@ -124,19 +125,53 @@ export function toPrometheus(source: { stats(): BusStats } | MetricSource, optio
   if (typeof prefix !== "string" || !METRIC_NAME.test(prefix)) {
     throw new TypeError(`Invalid prefix: ${describe(prefix)}; expected a Prometheus metric name such as "bus"`);
   }
-  const metric = (name: string, type: string, help: string, value: number) =>
-    `# HELP ${prefix}_${name} ${help}\n# TYPE ${prefix}_${name} ${type}\n${prefix}_${name} ${value}\n`;
+  let metrics: readonly Metric[];
   if (typeof (source as Partial<MetricSource> | null)?.metrics === "function") {
-    return (source as MetricSource).metrics().map((m) => metric(m.name, m.type, m.help, m.value)).join("");
-  }
-  if (typeof (source as { stats?: unknown } | null)?.stats !== "function") {
+    metrics = (source as MetricSource).metrics();
+  } else if (typeof (source as { stats?: unknown } | null)?.stats === "function") {
+    metrics = busMetrics((source as { stats(): BusStats }).stats());
+  } else {
     throw new TypeError(`Invalid source: ${describe(source)}; expected a Bus or an object with a stats() method`);
   }
-  const stats = (source as { stats(): BusStats }).stats();
-  return metric("events_sent_total", "counter", "Values sent into the ring.", stats.sent) +
-    metric("overflow_dropped_total", "counter", "Values overwritten before a subscriber read them.", stats.dropped) +
-    metric("overflow_discarded_total", "counter", "Values discarded by send under drop-newest.", stats.discarded) +
-    metric("send_blocked_total", "counter", "Sends refused for lack of room under wait.", stats.blocked) +
-    metric("subscribers", "gauge", "Current subscribers.", stats.subscribers) +
-    metric("capacity", "gauge", "Slots in the ring.", stats.capacity);
+  return metrics.map(({ name, type, help, value }) =>
+    `# HELP ${prefix}_${name} ${help}\n# TYPE ${prefix}_${name} ${type}\n${prefix}_${name} ${value}\n`
+  ).join("");
+}
+
+/** A bus's counters as metrics; `released` where the stats have it (a shared bus's). */
+function busMetrics(stats: BusStats & { released?: unknown }): Metric[] {
+  const metrics: Metric[] = [
+    { name: "events_sent_total", type: "counter", help: "Values sent into the ring.", value: stats.sent },
+    {
+      name: "overflow_dropped_total",
+      type: "counter",
+      help: "Values overwritten before a subscriber read them.",
+      value: stats.dropped,
+    },
+    {
+      name: "overflow_discarded_total",
+      type: "counter",
+      help: "Values discarded by send under drop-newest.",
+      value: stats.discarded,
+    },
+    {
+      name: "send_blocked_total",
+      type: "counter",
+      help: "Sends refused for lack of room under wait.",
+      value: stats.blocked,
+    },
+  ];
+  if (typeof stats.released === "number") {
+    metrics.push({
+      name: "subscribers_released_total",
+      type: "counter",
+      help: "Subscribers released as presumed dead: they held a full ring without reading for releaseAfter.",
+      value: stats.released,
+    });
+  }
+  metrics.push(
+    { name: "subscribers", type: "gauge", help: "Current subscribers.", value: stats.subscribers },
+    { name: "capacity", type: "gauge", help: "Slots in the ring.", value: stats.capacity },
+  );
+  return metrics;
 }

@@ -18,6 +18,7 @@ import {
   SharedBus,
   type SharedCodec,
   type Subscriber,
+  toPrometheus,
 } from "../mod.ts";
 import { startSharedSequenceAt } from "../src/shared/bus.ts";
 import { DATA_SIGNAL, READERS_ASLEEP } from "../src/shared/layout.ts";
@@ -33,6 +34,9 @@ function elsewhere<T>(bus: SharedBus<T>, codec?: SharedCodec<T>): SharedBus<T> {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Whether this is a browser window's main thread (the browser suite's page), which may not block. */
+const ON_WINDOW = typeof (globalThis as { document?: unknown }).document !== "undefined";
 
 describe("new SharedBus()", () => {
   it("defaults to 256 slots of 256 bytes, drop-oldest and the JSON codec", () => {
@@ -335,6 +339,26 @@ describe("SharedBus liveness", () => {
   });
 });
 
+describe("toPrometheus() with a SharedBus", () => {
+  it("renders stats().released as bus_subscribers_released_total, and a Bus's metrics as for a Bus", async () => {
+    const bus = new SharedBus<number>({ capacity: 1, overflow: "wait", releaseAfter: 20 });
+    const stuck = bus.subscribe(); // does not read until released; held, so the collector cannot close it first
+    bus.send(1);
+    await watchdog(bus.ready, 5000, () => "the stuck subscriber was not released");
+    const lines = toPrometheus(bus, { prefix: "ticks" }).split("\n");
+    assert.ok(lines.includes("# TYPE ticks_subscribers_released_total counter"), lines.join("\n"));
+    assert.ok(lines.includes("ticks_subscribers_released_total 1"), lines.join("\n"));
+    const { released, ...plain } = bus.stats();
+    assert.equal(released, 1);
+    assert.deepEqual(
+      lines.filter((line) => !line.includes("_subscribers_released_total")),
+      toPrometheus({ stats: () => plain }, { prefix: "ticks" }).split("\n"),
+      "the other metrics, as a bus with the same counters renders them",
+    );
+    assert.equal(stuck.tryRecv(), 1);
+  });
+});
+
 describe("SharedBus wake-ups", () => {
   it("a parked read wakes on a send from another view, through Atomics, and on close from it", async () => {
     const bus = new SharedBus<number>();
@@ -383,7 +407,9 @@ describe("SharedBus wake-ups", () => {
     assert.equal(await got, 1);
   });
 
-  it("waitSync() blocks until a value, the end, or the timeout", () => {
+  it("waitSync() blocks until a value, the end, or the timeout", {
+    skip: ON_WINDOW ? "a browser window's main thread may not block: see the next test" : false,
+  }, () => {
     const bus = new SharedBus<number>();
     const sub = bus.subscribe();
     const started = performance.now();
@@ -397,6 +423,40 @@ describe("SharedBus wake-ups", () => {
     assert.equal(bus.waitSync(sub), false);
     const foreign = new SharedBus<number>().subscribe() as Subscriber<number>;
     assert.throws(() => bus.waitSync(foreign), { name: "TypeError", message: /^Invalid sub: / });
+  });
+
+  it("waitSync() on a browser window's main thread throws a clear TypeError, and nothing calls Atomics.wait there", {
+    skip: ON_WINDOW ? false : "runs on a browser window's main thread: npm run test:browser",
+  }, async () => {
+    // Every call counted, and passed on (a window's engine throws).
+    const atomics = Atomics as unknown as { wait: (...args: unknown[]) => unknown };
+    const wait = atomics.wait;
+    let calls = 0;
+    atomics.wait = (...args) => {
+      calls++;
+      return wait.apply(Atomics, args);
+    };
+    try {
+      const bus = new SharedBus<number>({ capacity: 1, overflow: "wait" });
+      const other = elsewhere(bus);
+      const sub = bus.subscribe();
+      bus.send(1);
+      const blocking = { name: "TypeError", message: /^Cannot block on this thread: .*; await sub\.wait\(\) instead$/ };
+      assert.throws(() => bus.waitSync(sub), blocking, "with a value to read");
+      assert.throws(() => bus.waitSync(sub, 0), blocking, "with no time to wait");
+      // The rest waits through Atomics.waitAsync: a write for room a read frees, a parked read another view wakes.
+      const written = bus.write(2);
+      assert.equal(sub.tryRecv(), 1);
+      assert.equal(await watchdog(written, 5000, () => "the write did not go out"), 1);
+      assert.equal(sub.tryRecv(), 2);
+      const parked = sub.recv();
+      await sleep(5);
+      other.send(3);
+      assert.equal(await watchdog(parked, 5000, () => "recv did not wake"), 3);
+      assert.equal(calls, 0, "Atomics.wait was called on the window's main thread");
+    } finally {
+      atomics.wait = wait;
+    }
   });
 });
 
@@ -549,11 +609,9 @@ describe("SharedBus.writable", () => {
     assert.equal(bus.writable, bus.writable);
     const other = elsewhere(bus);
     const reading = readAll(other.subscribe());
-    await watchdog(
-      ReadableStream.from(Array.from({ length: 20 }, (_, i) => i)).pipeTo(bus.writable),
-      10_000,
-      () => "the pipe did not finish",
-    );
+    let next = 0;
+    const source = new ReadableStream<number>({ pull: (c) => next === 20 ? c.close() : c.enqueue(next++) });
+    await watchdog(source.pipeTo(bus.writable), 10_000, () => "the pipe did not finish");
     assert.equal(other.closed, true);
     assert.deepEqual(await reading, Array.from({ length: 20 }, (_, i) => i));
     assert.equal(bus.stats().blocked, 0);

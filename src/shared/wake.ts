@@ -128,8 +128,15 @@ export class Sleeper {
 
 let blockingAllowed: boolean | undefined;
 
-/** Whether this thread may block in `Atomics.wait` (not a browser window's main thread). */
+/**
+ * Whether this thread may block in `Atomics.wait`. Never on a browser
+ * window's main thread, which is told from its global without calling
+ * `Atomics.wait` there; elsewhere, a wait that returns at once says, once
+ * (the engine throws where blocking is not allowed: a service worker, a
+ * worklet).
+ */
 export function canBlock(): boolean {
+  if (onWindowThread()) return false;
   if (blockingAllowed === undefined) {
     try {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
@@ -139,6 +146,12 @@ export function canBlock(): boolean {
     }
   }
   return blockingAllowed;
+}
+
+/** A browser window's main thread: its global is a `Window` with a document (a worker's is neither). */
+function onWindowThread(): boolean {
+  const global = globalThis as { Window?: unknown; document?: unknown };
+  return typeof global.Window === "function" && globalThis instanceof global.Window && global.document !== undefined;
 }
 
 /**
@@ -154,7 +167,9 @@ export function sleepSync(
   deadline: number,
 ): boolean {
   if (!canBlock()) {
-    throw new TypeError("Atomics.wait is not allowed on this thread (a browser window's main thread); use wait()");
+    throw new TypeError(
+      "Cannot block on this thread: Atomics.wait is not allowed here (a browser window's main thread); await sub.wait() instead",
+    );
   }
   for (;;) {
     if (ready()) return true;
