@@ -10,6 +10,8 @@
  */
 
 import { BusClosedError, BusFullError } from "./errors.ts";
+import { describe, resolveWriteOptions, type WriteOptions } from "./options.ts";
+import { CLOSED, EMPTY } from "./signals.ts";
 import type { Tap } from "./tap.ts";
 
 interface Pending<T> {
@@ -34,6 +36,40 @@ export interface WriteTarget<T> {
    * when room may have opened. Without it, the bus calls `roomOpened()`.
    */
   whenRoom?(): Promise<void>;
+}
+
+/** Throws the TypeError of a send or write of `EMPTY` or `CLOSED`, which no bus carries. */
+export function checkValue(value: unknown): void {
+  if (value === EMPTY || value === CLOSED) {
+    throw new TypeError(
+      `Invalid value: ${
+        describe(value)
+      }; a bus cannot carry EMPTY or CLOSED, which tryRecv() returns to mean "no value"`,
+    );
+  }
+}
+
+/**
+ * `write(value, options)`, the same on every bus: checks the options and
+ * the value, fails at once on a closed bus or an aborted signal, and hands
+ * the rest to the ring's queue. Every failure is a rejection.
+ */
+export function startWrite<T>(
+  ring: { readonly closed: boolean; readonly writes: Writes<T> },
+  value: T,
+  options: WriteOptions | undefined,
+  from: Tap<T> | undefined,
+): Promise<number> {
+  let signal: AbortSignal | undefined;
+  try {
+    signal = resolveWriteOptions(options);
+    checkValue(value);
+    if (ring.closed) throw new BusClosedError();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return ring.writes.write(value, signal, from);
 }
 
 /** The queue of one bus's waiting writes. */

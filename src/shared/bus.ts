@@ -7,19 +7,17 @@
  */
 
 import { ENDED, PENDING } from "../cursor.ts";
-import { BusClosedError } from "../errors.ts";
 import {
   checkFrom,
   describe,
   type OverflowPolicy,
   resolveSubscribeOptions,
-  resolveWriteOptions,
   type SubscribeOptions,
   type WriteOptions,
 } from "../options.ts";
-import { CLOSED, EMPTY } from "../signals.ts";
 import type { BusStats } from "../stats.ts";
 import { toWritable } from "../stream.ts";
+import { checkValue, startWrite } from "../writes.ts";
 import { createSubscriber, type Subscriber } from "../subscriber.ts";
 import { resolveCodec, type SharedCodec } from "./codec.ts";
 import { SharedCursor } from "./cursor.ts";
@@ -344,7 +342,7 @@ export class SharedBus<T> {
    * ```
    */
   send(value: T): number {
-    if (value === EMPTY || value === CLOSED) throw signalError(value as symbol);
+    checkValue(value);
     return this.#ring.send(value);
   }
 
@@ -390,16 +388,7 @@ export class SharedBus<T> {
    * ```
    */
   write(value: T, options?: WriteOptions): Promise<number> {
-    let signal: AbortSignal | undefined;
-    try {
-      signal = resolveWriteOptions(options);
-      if (value === EMPTY || value === CLOSED) throw signalError(value as symbol);
-      if (this.#ring.closed) throw new BusClosedError();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return this.#ring.writes.write(value, signal, undefined);
+    return startWrite(this.#ring, value, options, undefined);
   }
 
   /**
@@ -554,10 +543,4 @@ export class SharedBus<T> {
       released: Number(Atomics.load(counters, RELEASED)),
     };
   }
-}
-
-function signalError(value: symbol): TypeError {
-  return new TypeError(
-    `Invalid value: ${describe(value)}; a bus cannot carry EMPTY or CLOSED, which tryRecv() returns to mean "no value"`,
-  );
 }
