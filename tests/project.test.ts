@@ -6,16 +6,18 @@ const read = (path: string): string => readFileSync(new URL(`../${path}`, import
 const manifest = (path: string): { name: string; version: string; exports: unknown } => JSON.parse(read(path));
 
 describe("project", () => {
-  it("deno.json, jsr.json and package.json agree on name and version, and export mod.ts", () => {
+  it("deno.json, jsr.json and package.json agree on name and version, and export the same entry modules", () => {
     const deno = manifest("deno.json");
     const jsr = manifest("jsr.json");
     const npm = manifest("package.json");
     assert.equal(deno.name, "@ron/bus");
     assert.deepEqual([jsr.name, npm.name], [deno.name, deno.name]);
     assert.deepEqual([jsr.version, npm.version], [deno.version, deno.version]);
-    assert.equal(deno.exports, "./mod.ts");
-    assert.equal(jsr.exports, "./mod.ts");
-    assert.deepEqual(npm.exports, { ".": "./mod.ts" });
+    const exports = {
+      ".": "./mod.ts",
+      "./sse": "./sse.ts",
+    };
+    assert.deepEqual([deno.exports, jsr.exports, npm.exports], [exports, exports, exports]);
   });
 
   it("has no runtime dependencies", () => {
