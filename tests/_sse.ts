@@ -114,13 +114,16 @@ export class SseReader {
   async until(condition: (parsed: Parsed) => boolean, what: string, ms = 5000): Promise<Parsed> {
     const deadline = Date.now() + ms;
     while (!condition(this.parsed)) {
-      assert.ok(!this.#done, `the stream ended before ${what}; it said ${JSON.stringify(this.parsed)}`);
+      // Messages are built only on failure: what was parsed may be megabytes.
+      if (this.#done) assert.fail(`the stream ended before ${what}; it said ${JSON.stringify(this.parsed)}`);
       const left = deadline - Date.now();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise<"timeout">((resolve) => timer = setTimeout(() => resolve("timeout"), left));
       const chunk = await Promise.race([this.#reader.read(), timeout]);
       clearTimeout(timer);
-      assert.notEqual(chunk, "timeout", `no ${what} within ${ms} ms; the stream said ${JSON.stringify(this.parsed)}`);
+      if (chunk === "timeout") {
+        assert.fail(`no ${what} within ${ms} ms; the stream said ${JSON.stringify(this.parsed)}`);
+      }
       const { done, value } = chunk as ReadableStreamReadResult<Uint8Array>;
       if (done) this.#done = true;
       else this.#parser.feed(this.#decoder.decode(value, { stream: true }));
@@ -149,4 +152,28 @@ export function splitId(id: string): { tag: string; position: number } {
   const match = /^([0-9a-z]{8})-([0-9]+)$/.exec(id);
   assert.ok(match !== null, `an id of the form <tag>-<n>: ${JSON.stringify(id)}`);
   return { tag: match[1]!, position: Number(match[2]) };
+}
+
+/**
+ * The accounting law for one client: read in order, every sequence number
+ * from `from` to `sent` (exclusive) was delivered or counted in a gap, once.
+ * Each value event's data must be its own sequence number. Returns the
+ * number of gap events.
+ */
+export function assertAccounted(events: ParsedEvent[], from: number, sent: number): number {
+  let next = from;
+  let gaps = 0;
+  for (const event of events) {
+    const { position } = splitId(event.lastEventId);
+    if (event.type === "gap") {
+      assert.equal(position - next, JSON.parse(event.data).missed, "a gap counts exactly the values skipped");
+      gaps++;
+    } else {
+      assert.equal(position - 1, next, "values arrive in order, each right after the last or after a gap");
+      assert.equal(event.data, String(position - 1), "a value's id is its own number plus one");
+    }
+    next = position;
+  }
+  assert.equal(next, sent, "every value sent was received or counted in a gap");
+  return gaps;
 }

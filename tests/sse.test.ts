@@ -4,7 +4,7 @@ import { connect, createServer, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import { Bus } from "../mod.ts";
 import { sseResponse, type SseResponseOptions } from "../sse.ts";
-import { type ParsedEvent, splitId, SseReader } from "./_sse.ts";
+import { assertAccounted, type ParsedEvent, splitId, SseReader } from "./_sse.ts";
 import { serve, type Served } from "./_serve.ts";
 
 /** Waits until `condition()` holds, polling, or fails after two seconds. */
@@ -161,6 +161,25 @@ describe("sseResponse() over HTTP", () => {
       assert.deepEqual(summary(events), ["0", 'gap {"missed":15}', "16", "17", "18", "19"]);
       assert.deepEqual(events.map((event) => splitId(event.lastEventId).position), [1, 16, 17, 18, 19, 20]);
       await client.cancel();
+    });
+  });
+
+  it("sseResponse() counts exactly what a client too slow to read loses, once its connection pushes back", async () => {
+    const bus = new Bus<number>({ capacity: 8 });
+    const padding = "x".repeat(64 * 1024);
+    // Each event carries 64 KiB: the 19 MB sent are far more than the sockets and the client's fetch buffer while it
+    // reads nothing (about 5 MB on this machine), so the server's writes stall, it stops pulling, and the ring wraps.
+    await serving(bus, { heartbeat: false, encode: (n) => `${n}\n${padding}` }, async (server) => {
+      const client = await connectTo(server.url);
+      const sent = 300;
+      for (let n = 0; n < sent; n++) {
+        bus.send(n);
+        if (n % 4 === 0) await new Promise((resolve) => setTimeout(resolve, 1)); // the server writes what it can
+      }
+      bus.close();
+      const { events } = await client.end(20_000);
+      const unpadded = events.map((event) => ({ ...event, data: event.data.split("\n")[0]! }));
+      assert.ok(assertAccounted(unpadded, 0, sent) > 0, "the client lagged");
     });
   });
 

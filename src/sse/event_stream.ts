@@ -50,8 +50,8 @@ const encoder = new TextEncoder();
  * The stream ends when the bus is closed (after the values retained for
  * it), and when `signal` aborts. Cancelling it (a client that disconnects)
  * unsubscribes. However it ends, its timer is cleared and its subscriber
- * closed. If `encode` throws, or returns something other than a string, the
- * stream errors with that error.
+ * closed. If `encode` throws, the stream errors with its error; if it
+ * returns something other than a string, with a `TypeError`.
  *
  * @typeParam T The type of the values on the bus.
  * @param bus The bus to stream.
@@ -75,7 +75,7 @@ const encoder = new TextEncoder();
  * console.log(await new Response(body).text());
  * // : connected
  * //
- * // id: 4h0ck2z9-1
+ * // id: 4h0ck2z9-1          (the bus's random tag, and the number of the next value)
  * // data: {"price":101}
  * ```
  *
@@ -104,7 +104,7 @@ export function eventStream<T>(bus: Bus<T>, options?: EventStreamOptions<T>): Re
   return openEventStream(bus, resolveEventStreamOptions(options));
 }
 
-/** Checks that `bus` has what this module calls: subscribe, stats and closed. */
+/** Checks that `bus` has what the stream calls: `subscribe` and `stats`. */
 export function checkBus(bus: unknown): void {
   const candidate = bus as Partial<Bus<unknown>> | null;
   if (
