@@ -16,9 +16,9 @@ import { resolveSseResponseOptions, type SseResponseOptions } from "./options.ts
  * `Last-Event-ID` header, with the headers an SSE endpoint needs
  * (`Content-Type: text/event-stream`, `Cache-Control: no-cache`, and
  * `X-Accel-Buffering: no` so nginx passes events on as they come), and the
- * CORS headers `allowOrigin` and `allowCredentials` ask for. Use it as a
- * fetch handler on Deno, Bun, Node and in Workers, or from any framework
- * that takes a `Response`.
+ * CORS headers `allowOrigin` and `allowCredentials` ask for. Return it from
+ * any fetch handler (`Deno.serve`, `deno serve`, `Bun.serve`, a Node
+ * adapter) or any framework that takes a `Response`.
  *
  * Once the bus is closed it answers `204 No Content`, which tells a
  * browser's `EventSource` to stop reconnecting. A client that disconnects
