@@ -32,7 +32,9 @@
  * the client was away or too slow to keep up (the bus's `"drop-oldest"`
  * policy), the client gets an event named `gap` first, whose data is
  * `{"missed":n}`, the exact count, with an id like any other, then the
- * values that follow the gap.
+ * values that follow the gap. Keep that policy for clients you do not
+ * control: under `"wait"` a client that stops reading holds the producer
+ * back, and under `"drop-newest"` it makes the bus discard for everyone.
  *
  * ## Resets
  *
