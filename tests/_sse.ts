@@ -119,12 +119,16 @@ export class SseReader {
       const left = deadline - Date.now();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise<"timeout">((resolve) => timer = setTimeout(() => resolve("timeout"), left));
-      const chunk = await Promise.race([this.#reader.read(), timeout]);
-      clearTimeout(timer);
+      let chunk: ReadableStreamReadResult<Uint8Array> | "timeout";
+      try {
+        chunk = await Promise.race([this.#reader.read(), timeout]);
+      } finally {
+        clearTimeout(timer); // a read that fails (a dropped connection) must not leave the deadline running
+      }
       if (chunk === "timeout") {
         assert.fail(`no ${what} within ${ms} ms; the stream said ${JSON.stringify(this.parsed)}`);
       }
-      const { done, value } = chunk as ReadableStreamReadResult<Uint8Array>;
+      const { done, value } = chunk;
       if (done) this.#done = true;
       else this.#parser.feed(this.#decoder.decode(value, { stream: true }));
     }
