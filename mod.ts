@@ -20,7 +20,9 @@
  * `tryRecv()` (synchronous, no allocation), `drain(fn)` (a batch to a
  * callback, no allocation per value), `wait()` + `drain` (one await per
  * batch), `recv()`, `for await`, the reader-compatible `read()`, and
- * `readable`, a real `ReadableStream`.
+ * `readable`, a real `ReadableStream` (`stream({ highWaterMark })` reads
+ * ahead). Every value has a sequence number; `sub.position` is the next a
+ * subscriber reads, and `subscribe({ from: n })` resumes from one.
  *
  * ## Lagging
  *
@@ -40,11 +42,14 @@
  * `for await`, or `cancel()`/`releaseLock()`, or cancelling `readable`)
  * unsubscribes: the bus stops counting, waiting or holding values for it.
  * `bus.close()` is idempotent. Every subscriber still receives what was
- * retained for it, then ends: `recv()` rejects with
+ * retained for it, then ends, as soon as nothing is left for it: `closed`
+ * resolves, the bus stops counting it, `recv()` rejects with
  * {@linkcode BusClosedError}, `tryRecv()` returns {@linkcode CLOSED},
  * `wait()` resolves `false`, iteration finishes, and streams close. Parked
  * reads wake. `send` throws `BusClosedError`; `subscribe` returns a
- * subscriber that has already ended.
+ * subscriber that has already ended. A subscriber dropped without closing
+ * is unsubscribed once it is garbage-collected: a safety net, not a
+ * substitute for `close()` or `using`.
  *
  * ## Overflow
  *
@@ -52,8 +57,9 @@
  * {@linkcode OverflowPolicy}: `"drop-oldest"` (the default, as tokio)
  * overwrites the oldest value; `"drop-newest"` discards the value being sent
  * and counts it in `stats().discarded`; `"wait"` loses nothing: `send`
- * throws {@linkcode BusFullError} until {@linkcode Bus.ready} resolves, and
- * `bus.writable` waits on its own.
+ * throws {@linkcode BusFullError} until {@linkcode Bus.ready} resolves,
+ * while {@linkcode Bus.write} and `bus.writable` wait their turn, which is
+ * how several producers share a bus.
  *
  * ## Memory
  *
@@ -77,6 +83,10 @@ export {
   type WriteOptions,
 } from "./src/options.ts";
 export { CLOSED, EMPTY } from "./src/signals.ts";
-export { type BusStats, type PrometheusOptions, toPrometheus } from "./src/stats.ts";
+export { type BusStats, type Metric, type MetricSource, type PrometheusOptions, toPrometheus } from "./src/stats.ts";
 export { Subscriber } from "./src/subscriber.ts";
 export type { Tap } from "./src/tap.ts";
+export { SharedBus, type SharedBusStats } from "./src/shared/bus.ts";
+export type { SharedCodec, SharedCodecOption } from "./src/shared/codec.ts";
+export type { SharedBusHandle } from "./src/shared/memory.ts";
+export type { SharedBusOptions } from "./src/shared/options.ts";

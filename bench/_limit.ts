@@ -8,7 +8,15 @@
  * - `limit.sync`: {@linkcode LimitReader.drain}, synchronously;
  * - `limit.async`: await {@linkcode LimitReader.arrival} only when caught
  *   up, then `drain`, so one promise per batch;
- * - `limit.iterator`: `for await`, one promise per value.
+ * - `limit.iterator`: `for await`, one promise per value;
+ * - `limit.tryRecv`: {@linkcode LimitReader.tryRecv}, one value per call, the
+ *   yardstick for any one-value-per-call API (a batch drain is out of its
+ *   reach: it keeps its position in a local for the whole batch).
+ *
+ * The classes are self-contained (they name nothing outside themselves), so
+ * `fresh` in `_subjects.ts` can compile private copies: a ring whose
+ * positions run past 2^31 turns them into doubles, and the engine would
+ * remember that for every ring built from the same class.
  *
  * @module
  */
@@ -21,8 +29,10 @@ export class LimitRing<T> {
   tail = 0;
   #parked: (() => void)[] = [];
 
-  constructor(capacity: number) {
+  /** `start`: the sequence number of the first value sent, to run a ring as if that many had gone through it. */
+  constructor(capacity: number, start = 0) {
     this.mask = capacity - 1;
+    this.tail = start;
     for (let i = 0; i < capacity; i++) this.slots.push(undefined);
   }
 
@@ -64,6 +74,21 @@ export class LimitReader<T> implements AsyncIterableIterator<T> {
     if (tail - position > mask) position = tail - mask - 1;
     while (position < tail) fn(slots[position++ & mask] as T);
     this.#position = position;
+  }
+
+  /**
+   * The next value, or `undefined` when caught up (benchmarks never send
+   * `undefined`): the lap check and the position's load and store on every
+   * call, which is what a one-value-per-call API cannot avoid.
+   */
+  tryRecv(): T | undefined {
+    const ring = this.#ring;
+    const tail = ring.tail;
+    let position = this.#position;
+    if (position === tail) return undefined;
+    if (tail - position > ring.mask) position = tail - ring.mask - 1;
+    this.#position = position + 1;
+    return ring.slots[position & ring.mask];
   }
 
   /** Resolves when the next value is sent. Call it only when caught up. */

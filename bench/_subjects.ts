@@ -14,7 +14,7 @@
 import { EventEmitter, on, setMaxListeners } from "node:events";
 import { Effect, Exit, Fiber, PubSub, Scope } from "effect";
 import { Subject as RxSubject } from "rxjs";
-import { Bus, CLOSED, EMPTY, type Subscriber } from "../mod.ts";
+import { Bus, CLOSED, EMPTY, startSequenceAt, Subscriber } from "./_bus.ts";
 import { LimitReader, LimitRing } from "./_limit.ts";
 
 /** What travels through every subject: a reference from a fixed pool, so sending allocates nothing. */
@@ -43,7 +43,14 @@ export interface SubjectSpec {
   readonly family: "ours" | "peer" | "limit";
   /** "sync": delivered by the time `flush` returns. "async": delivered by consumer tasks. */
   readonly mode: "sync" | "async";
-  create(handlers: readonly Handler[], capacity: number): Subject;
+  /**
+   * `start`, where given, is the sequence number of the first value sent: the
+   * bus and the limit rings start there, as if that many values had gone
+   * through them (the `cliff` workload). Other subjects ignore it.
+   */
+  create(handlers: readonly Handler[], capacity: number, start?: number): Subject;
+  /** False when the bus under test lacks the API (an older checkout, see `_bus.ts`): its cases are left out. */
+  readonly available?: boolean;
 }
 
 const nothing = (): void => {};
@@ -68,6 +75,15 @@ export async function consumeBatches(sub: Subscriber<Payload>, handler: Handler,
 
 async function consumeIterator(source: AsyncIterable<Payload>, handler: Handler): Promise<void> {
   for await (const value of source) handler(value);
+}
+
+/** One promise per value through `recv()`, until the bus closes. */
+async function consumeRecv(sub: Subscriber<Payload>, handler: Handler): Promise<void> {
+  try {
+    for (;;) handler(await sub.recv());
+  } catch (error) {
+    if ((error as Error)?.name !== "BusClosedError") throw error;
+  }
 }
 
 async function consumeStream(stream: ReadableStream<Payload>, handler: Handler): Promise<void> {
@@ -122,9 +138,14 @@ const own = {
   busWait: fresh(pushedSubject<Subscriber<Payload>>),
   busForAwait: fresh(pushedSubject<Subscriber<Payload>>),
   busIterator: fresh(consumeIterator),
+  busRecv: fresh(pushedSubject<Subscriber<Payload>>),
+  busRecvLoop: fresh(consumeRecv),
   busReadable: fresh(pushedSubject<Subscriber<Payload>>),
   busStream: fresh(consumeStream),
+  busStream64: fresh(pushedSubject<Subscriber<Payload>>),
+  busStream64Loop: fresh(consumeStream),
   limitSync: fresh(pulledSubject<LimitReader<Payload>>),
+  limitTryRecv: fresh(pulledSubject<LimitReader<Payload>>),
   limitAsync: fresh(pushedSubject<LimitReader<Payload>>),
   limitIterator: fresh(pushedSubject<LimitReader<Payload>>),
   limitIteratorLoop: fresh(consumeIterator),
@@ -132,14 +153,29 @@ const own = {
   tee: fresh(consumeStream),
 };
 
-function busWithSubscribers(handlers: readonly Handler[], capacity: number) {
+function busWithSubscribers(handlers: readonly Handler[], capacity: number, start = 0) {
   const bus = new Bus<Payload>(capacity);
+  if (start !== 0) {
+    if (startSequenceAt === undefined) throw new Error("the bus under test has no startSequenceAt hook");
+    startSequenceAt(bus, start);
+  }
   return [bus, handlers.map(() => bus.subscribe())] as const;
 }
 
-function ringWithReaders(handlers: readonly Handler[], capacity: number) {
-  const ring = new LimitRing<Payload>(capacity);
-  return [ring, handlers.map(() => new LimitReader(ring))] as const;
+/**
+ * The limit ring's classes by start: rings started at 0 use the module's,
+ * every other start a private copy, so positions that became doubles teach
+ * the engine nothing about the rings the other workloads measure.
+ */
+const limitClasses = new Map<number, { Ring: typeof LimitRing; Reader: typeof LimitReader }>([
+  [0, { Ring: LimitRing, Reader: LimitReader }],
+]);
+
+function ringWithReaders(handlers: readonly Handler[], capacity: number, start = 0) {
+  let classes = limitClasses.get(start);
+  if (classes === undefined) limitClasses.set(start, classes = { Ring: fresh(LimitRing), Reader: fresh(LimitReader) });
+  const ring = new classes.Ring<Payload>(capacity, start);
+  return [ring, handlers.map(() => new classes.Reader(ring))] as const;
 }
 
 /** Binary `tee()` splits until there is one branch per handler. */
@@ -156,15 +192,15 @@ export const SUBJECTS: Readonly<Record<string, SubjectSpec>> = {
     label: "Bus drain()",
     family: "ours",
     mode: "sync",
-    create: (handlers, capacity) =>
-      own.busDrain(...busWithSubscribers(handlers, capacity), handlers, (sub, handler) => sub.drain(handler)),
+    create: (handlers, capacity, start) =>
+      own.busDrain(...busWithSubscribers(handlers, capacity, start), handlers, (sub, handler) => sub.drain(handler)),
   },
   "bus.tryRecv": {
     label: "Bus tryRecv() loop",
     family: "ours",
     mode: "sync",
-    create: (handlers, capacity) =>
-      own.busTryRecv(...busWithSubscribers(handlers, capacity), handlers, (sub, handler) => {
+    create: (handlers, capacity, start) =>
+      own.busTryRecv(...busWithSubscribers(handlers, capacity, start), handlers, (sub, handler) => {
         for (let value = sub.tryRecv(); value !== EMPTY && value !== CLOSED; value = sub.tryRecv()) handler(value);
       }),
   },
@@ -172,7 +208,8 @@ export const SUBJECTS: Readonly<Record<string, SubjectSpec>> = {
     label: "Bus wait()+drain()",
     family: "ours",
     mode: "async",
-    create: (handlers, capacity) => own.busWait(...busWithSubscribers(handlers, capacity), handlers, consumeBatches),
+    create: (handlers, capacity, start) =>
+      own.busWait(...busWithSubscribers(handlers, capacity, start), handlers, consumeBatches),
   },
   "bus.forAwait": {
     label: "Bus for await",
@@ -180,6 +217,12 @@ export const SUBJECTS: Readonly<Record<string, SubjectSpec>> = {
     mode: "async",
     create: (handlers, capacity) =>
       own.busForAwait(...busWithSubscribers(handlers, capacity), handlers, own.busIterator),
+  },
+  "bus.recv": {
+    label: "Bus recv() loop",
+    family: "ours",
+    mode: "async",
+    create: (handlers, capacity) => own.busRecv(...busWithSubscribers(handlers, capacity), handlers, own.busRecvLoop),
   },
   "bus.readable": {
     label: "Bus readable",
@@ -192,18 +235,44 @@ export const SUBJECTS: Readonly<Record<string, SubjectSpec>> = {
         (sub, handler) => own.busStream(sub.readable, handler),
       ),
   },
+  "bus.stream64": {
+    label: "Bus stream({ highWaterMark: 64 })",
+    family: "ours",
+    mode: "async",
+    available: typeof Subscriber.prototype.stream === "function",
+    create: (handlers, capacity) =>
+      own.busStream64(
+        ...busWithSubscribers(handlers, capacity),
+        handlers,
+        (sub, handler) => own.busStream64Loop(sub.stream({ highWaterMark: 64 }), handler),
+      ),
+  },
   "limit.sync": {
     label: "limit: ring, sync drain",
     family: "limit",
     mode: "sync",
-    create: (handlers, capacity) =>
-      own.limitSync(...ringWithReaders(handlers, capacity), handlers, (reader, handler) => reader.drain(handler)),
+    create: (handlers, capacity, start) =>
+      own.limitSync(
+        ...ringWithReaders(handlers, capacity, start),
+        handlers,
+        (reader, handler) => reader.drain(handler),
+      ),
+  },
+  "limit.tryRecv": {
+    label: "limit: ring, tryRecv per value",
+    family: "limit",
+    mode: "sync",
+    create: (handlers, capacity, start) =>
+      own.limitTryRecv(...ringWithReaders(handlers, capacity, start), handlers, (reader, handler) => {
+        for (let value = reader.tryRecv(); value !== undefined; value = reader.tryRecv()) handler(value);
+      }),
   },
   "limit.async": {
     label: "limit: ring, await when caught up",
     family: "limit",
     mode: "async",
-    create: (handlers, capacity) => own.limitAsync(...ringWithReaders(handlers, capacity), handlers, consumeLimit),
+    create: (handlers, capacity, start) =>
+      own.limitAsync(...ringWithReaders(handlers, capacity, start), handlers, consumeLimit),
   },
   "limit.iterator": {
     label: "limit: ring, promise per value",

@@ -9,14 +9,16 @@
  * ```
  *
  * Each group is one workload at one subscriber count, with the first limit
- * ring as its baseline. Latency percentiles and heap bytes are not
- * timings per iteration, so they come from `bench/mitata.ts`, which runs on
- * Deno too.
+ * ring as its baseline; the `cliff` cases (buses started past 2^31 and
+ * 2^32) come last, as in the matrix, each path grouped with its fresh start. Latency percentiles, heap bytes, the
+ * capacity table and the `send/*.fanout` cases (which time only their
+ * sends, inside each iteration) are not timings per iteration, so they come
+ * from `bench/mitata.ts`, which runs on Deno too.
  *
  * @module
  */
 
-import { type Case, cases, type Fixture, PROFILES } from "./workloads.ts";
+import { type Case, cases, type Fixture, groupOf, PROFILES } from "./workloads.ts";
 
 const canReadProfile = Deno.permissions.querySync({ name: "env", variable: "BENCH_PROFILE" }).state === "granted";
 const profileName = ((canReadProfile && Deno.env.get("BENCH_PROFILE")) || "quick") as keyof typeof PROFILES;
@@ -37,9 +39,9 @@ function fixtureOf(c: Case): Fixture {
 }
 
 const baselined = new Set<string>();
-for (const c of cases(PROFILES[profileName])) {
-  const group = `${c.workload} ${c.id.slice(c.id.lastIndexOf("/") + 1)}`;
-  const baseline = c.family === "limit" && !baselined.has(group);
+for (const c of cases(PROFILES[profileName]).filter((c) => c.timing === "run")) {
+  const { name: group, baseline: candidate } = groupOf(c);
+  const baseline = candidate && !baselined.has(group);
   if (baseline) baselined.add(group);
   const options = { name: c.id, group, baseline, ...smoke ? { n: 4, warmup: 1 } : {} };
   if (c.mode === "sync") Deno.bench({ ...options, fn: () => void fixtureOf(c).run() });

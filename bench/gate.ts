@@ -11,27 +11,34 @@
  * - overflow exceeds 0.1% with consumers that keep up;
  * - any case delivers a different count than it sent.
  *
+ * Ratios are medians over the run's processes (see `matrix.ts`), each taken
+ * within one process.
+ *
  * ```sh
  * node --import tsx bench/gate.ts                 # quick matrix, every gate
  * node --import tsx bench/gate.ts --smoke         # CI: tiny N; deterministic gates only, timing printed
  * node --import tsx bench/gate.ts --from bench/results/latest.json   # judge a finished run
  * node --import tsx bench/gate.ts --update        # run, then store this run as the baselines
+ * node --import tsx bench/gate.ts --from <run.json> --update-reference   # store a run as the reference
  * ```
+ *
+ * The reference (`baselines/ron-bus/reference/<runtime>.json`, same format)
+ * holds the figures of the code a performance change started from; the
+ * matrix judges "no subscriber count more than 5% below the current code"
+ * against it. Baselines move with every accepted change; the reference
+ * stays until the change is done. To record it from another commit with
+ * today's harness, point `BENCH_BUS` at a checkout of it (see `_bus.ts`).
  *
  * @module
  */
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import type { Machine, RuntimeName } from "./_measure.ts";
 import { renderText } from "./_report.ts";
-import { parseOptions, runMatrix, writeResults } from "./matrix.ts";
+import { BASELINES, parseOptions, REFERENCE, runMatrix, writeResults } from "./matrix.ts";
 import type { MatrixResult, RuntimeResult } from "./targets.ts";
-
-const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
-const BASELINES = join(ROOT, "testing", "performance", "baselines", "ron-bus");
 
 /** Throughput ratios may fall this far below the baseline, p95 latency ratios rise this far above it. */
 const THROUGHPUT_DROP = 0.1;
@@ -42,6 +49,10 @@ export interface Baseline {
   profile: string;
   machine: Machine;
   version: string;
+  /** Worker processes the medians were taken over (1 before they were). */
+  processes?: number;
+  /** The checkout measured, when not the harness's own (`BENCH_BUS`). */
+  busRoot?: string;
   /** Ours : reference, from `targets.ts`; p95 ratios are keyed `p95 ...`. */
   ratios: Record<string, number>;
   /** Absolute medians, for the record: events/s per case, p95 us per latency subject. */
@@ -59,6 +70,8 @@ function baselineOf(result: MatrixResult, r: RuntimeResult): Baseline {
     profile: result.profile,
     machine: result.machine,
     version: r.version,
+    processes: r.processes?.length ?? 1,
+    ...result.busRoot ? { busRoot: result.busRoot } : {},
     ratios: map(r.ratios, (x) => x),
     eventsPerSec: map(r.cases, (c) => c.eventsPerSec),
     p95: map(r.latency, (l) => l.p95),
@@ -118,6 +131,12 @@ for (const [runtime, r] of Object.entries(result.runtimes) as [RuntimeName, Runt
     mkdirSync(BASELINES, { recursive: true });
     writeFileSync(file, JSON.stringify(baselineOf(result, r), null, 2) + "\n");
     console.log(`  wrote ${file}`);
+  }
+  if (args.includes("--update-reference") && !smoke && !r.error) {
+    mkdirSync(REFERENCE, { recursive: true });
+    const reference = join(REFERENCE, `${runtime}.json`);
+    writeFileSync(reference, JSON.stringify(baselineOf(result, r), null, 2) + "\n");
+    console.log(`  wrote ${reference}`);
   }
 }
 process.exitCode = failed ? 1 : 0;

@@ -13,23 +13,36 @@
  * counts are checked against what was sent.
  *
  * Names follow the seed's workloads:
- * 1. `send`: `Bus.send` alone, with 0, 1 and 8 idle subscribers.
+ * 1. `send`: `Bus.send` two ways, each beside the limit ring doing the same.
+ *    `send/*.overwrite/S=n`: n subscribers that never read, so once the ring
+ *    is full every send overwrites the slowest reader's value (S=0: nobody
+ *    subscribed). `send/*.fanout/S=n`: the subscribers `drain` every round,
+ *    as in a fan-out, but only the sends are timed (see
+ *    {@linkcode Case.timing}).
  * 2. `fanout`: 1 producer, S subscribers, through every subject.
  * 3. `producers4`: the seed's reference, 4 producers x 8 subscribers: a
  *    round is four turns of `CHUNK / 4` sends with the consumers woken
  *    between turns, as four producer tasks on one event loop would do.
  * 4. `latency`: publish->recv, 1 producer x 4 consumers.
  * 5. `lag`: 8 subscribers on wait()+drain(), one of them slow.
- * 6. `coldStart`: `new Bus(256)` and friends.
+ * 6. `coldStart`: `new Bus(256)`, and its first `subscribe()`, beside the
+ *    parts a ring is made of.
  * 7. `alloc`: heap bytes per send and per delivery.
  * 8. `churn`: a subscriber leaves and another joins at 100 Hz and 10 kHz.
+ * 9. `cliff`: drain, wait()+drain and tryRecv at S=8 on buses started past
+ *    2^31 and 2^32, beside a fresh bus, and the limit ring the same way
+ *    (its positions become doubles there, which the bus must not suffer).
+ *    They run in a phase of their own after every other case, so the
+ *    engine's memory of big positions cannot reach the other figures.
+ * 10. `capacity`: p95 latency and bytes per bus at capacities 64 to 65,536
+ *    ({@linkcode measureLatency}, {@linkcode measureBusMemory}).
  *
  * @module
  */
 
 import { do_not_optimize } from "mitata";
-import { Bus } from "../mod.ts";
-import { bytesPerCall, quantile } from "./_measure.ts";
+import { Bus, startSequenceAt } from "./_bus.ts";
+import { bytesPerCall, gc, median, quantile, retainedBytes } from "./_measure.ts";
 import {
   consumeBatches,
   fresh,
@@ -147,6 +160,8 @@ interface RoundPlan {
   /** Whether subscribers read (false: `send` alone). */
   read: boolean;
   deliveriesPerRound: number;
+  /** Whether the round times its own sends (sync subjects only); see {@linkcode Case.timing}. */
+  timeSends: boolean;
 }
 
 /** The round driver, self-contained: each case runs its own copy (see {@linkcode fresh}). */
@@ -159,6 +174,31 @@ function roundDriver(subject: Subject, sink: Sink, pool: Payload[], plan: RoundP
   let seq = 0;
   let rounds = 0;
   const expected = () => (read ? rounds * deliveriesPerRound : 0);
+  if (plan.mode === "sync" && plan.timeSends) {
+    // Two clock readings with nothing between them, then the sends between two more: the first pair is
+    // what the clock adds to the second, subtracted as a median over the same rounds. The latest 65,536
+    // rounds are kept (literals, not constants: the driver is compiled from its own source).
+    const sends = new Float64Array(1 << 16);
+    const clock = new Float64Array(1 << 16);
+    return {
+      expected,
+      run() {
+        const c0 = performance.now();
+        const c1 = performance.now();
+        const t0 = performance.now();
+        for (let k = 0; k < chunk; k++) send(pool[seq++ & 1023]);
+        const t1 = performance.now();
+        if (read) flush();
+        sends[rounds & 0xffff] = t1 - t0;
+        clock[rounds & 0xffff] = c1 - c0;
+        rounds++;
+      },
+      timings: () => {
+        const n = Math.min(rounds, 1 << 16);
+        return { sends: sends.slice(0, n), clock: clock.slice(0, n) };
+      },
+    };
+  }
   if (plan.mode === "sync") {
     return {
       expected,
@@ -167,6 +207,7 @@ function roundDriver(subject: Subject, sink: Sink, pool: Payload[], plan: RoundP
         if (read) flush();
         rounds++;
       },
+      timings: undefined,
     };
   }
   return {
@@ -180,7 +221,13 @@ function roundDriver(subject: Subject, sink: Sink, pool: Payload[], plan: RoundP
       if (tick !== undefined) tick();
       await sink.reached(rounds * deliveriesPerRound);
     },
+    timings: undefined,
   };
+}
+
+/** Nanoseconds per round of sends, from a self-timed round's readings; see {@linkcode roundDriver}. */
+function sendNs({ sends, clock }: { sends: Float64Array; clock: Float64Array }): number {
+  return Math.max(0, median([...sends]) - median([...clock])) * 1e6;
 }
 
 /** What a case reports after its runs: counts to check, and the bus's counters where it has them. */
@@ -189,6 +236,8 @@ export interface Outcome {
   expected: number;
   checksum: number;
   counters?: Record<string, number>;
+  /** Self-timed cases: nanoseconds per run of the timed part, which replaces the run's own time. */
+  timedNs?: number;
 }
 
 export interface Fixture {
@@ -207,7 +256,16 @@ export interface Case {
   readonly subscribers: number;
   readonly eventsPerRun: number;
   readonly deliveriesPerRun: number;
-  setup(): Fixture;
+  /**
+   * "run": the figure is the time of a whole run, as the timer loop sees it.
+   * "sends": the run times its own sends and the figure is that time (the
+   * reads that follow are left out); `deno bench` cannot report it.
+   */
+  readonly timing: "run" | "sends";
+  /** "main", or "cliff": measured after every main case (see the module doc). */
+  readonly phase: "main" | "cliff";
+  /** `timed: false` leaves the clock out of a self-timed case, for the allocation method. */
+  setup(options?: { timed?: boolean }): Fixture;
 }
 
 interface RoundCaseOptions {
@@ -219,14 +277,30 @@ interface RoundCaseOptions {
   turns?: number;
   read?: boolean;
   label?: string;
+  timeSends?: boolean;
+  start?: number;
+  phase?: Case["phase"];
 }
 
 function roundCase(
-  { workload, subject, spec, variant, subscribers, turns = 1, read = true, label = spec.label }: RoundCaseOptions,
+  {
+    workload,
+    subject,
+    spec,
+    variant,
+    subscribers,
+    turns = 1,
+    read = true,
+    label = spec.label,
+    timeSends = false,
+    start = 0,
+    phase = "main",
+  }: RoundCaseOptions,
 ): Case {
   const deliveriesPerRun = read ? CHUNK * subscribers : 0;
-  const plan = { mode: spec.mode, chunk: CHUNK, turns, read, deliveriesPerRound: deliveriesPerRun };
+  const plan = { mode: spec.mode, chunk: CHUNK, turns, read, deliveriesPerRound: deliveriesPerRun, timeSends };
   const driverOf = fresh(roundDriver);
+  const untimedDriverOf = timeSends ? fresh(roundDriver) : driverOf;
   return {
     id: `${workload}/${subject}/${variant}`,
     workload,
@@ -237,18 +311,30 @@ function roundCase(
     subscribers,
     eventsPerRun: CHUNK,
     deliveriesPerRun,
-    setup() {
+    timing: timeSends ? "sends" : "run",
+    phase,
+    setup({ timed = true } = {}) {
       const { sink, handlers } = handlerSet(subscribers);
       sink.reset();
-      const live = spec.create(handlers, CAPACITY);
-      const driver = driverOf(live, sink, payloads, plan);
+      const live = spec.create(handlers, CAPACITY, start);
+      const driver = timed ? driverOf(live, sink, payloads, plan) : untimedDriverOf(live, sink, payloads, {
+        ...plan,
+        timeSends: false,
+      });
       return {
         run: driver.run,
         close() {
           const counters = live.stats?.();
           live.close();
           do_not_optimize(sink.checksum);
-          return { delivered: sink.deliveries, expected: driver.expected(), checksum: sink.checksum, counters };
+          const timedNs = driver.timings ? sendNs(driver.timings()) : undefined;
+          return {
+            delivered: sink.deliveries,
+            expected: driver.expected(),
+            checksum: sink.checksum,
+            counters,
+            timedNs,
+          };
         },
       };
     },
@@ -298,13 +384,40 @@ function busWithExtras({ slow = 0, churnHz = -1 }): SubjectSpec {
   };
 }
 
-/** Cold start: the bus's constructors, beside the arrays a ring is made of. */
+/** A finalization registry like the one that watches for forgotten subscribers. */
+const registry = new FinalizationRegistry<number>(nothing);
+
+/**
+ * Cold start: the bus's constructor and its first subscribe, beside the
+ * parts they are made of (for capacity 256: 256 slots, and a histogram of
+ * 512 counts).
+ */
 const coldStarts: Record<string, { label: string; family: SubjectSpec["family"]; make: () => unknown }> = {
   "bus.options": { label: "new Bus({ capacity: 256 })", family: "ours", make: () => new Bus({ capacity: 256 }) },
   "bus.number": { label: "new Bus(256)", family: "ours", make: () => new Bus(256) },
   "bus.subscribed": { label: "new Bus(256).subscribe()", family: "ours", make: () => new Bus(256).subscribe() },
-  "array": { label: "new Array(256)", family: "peer", make: () => new Array(256) },
-  "int32Array": { label: "new Int32Array(256)", family: "peer", make: () => new Int32Array(256) },
+  "array": { label: "part: new Array(256)", family: "peer", make: () => new Array(256) },
+  "pushed": {
+    label: "part: [] and 256 push()",
+    family: "peer",
+    make: () => {
+      const slots: unknown[] = [];
+      for (let i = 0; i < 256; i++) slots.push(undefined);
+      return slots;
+    },
+  },
+  "filled": { label: "part: new Array(256).fill()", family: "peer", make: () => new Array(256).fill(undefined) },
+  "int32Array": { label: "part: new Int32Array(256)", family: "peer", make: () => new Int32Array(256) },
+  "int32Array512": { label: "part: new Int32Array(512)", family: "peer", make: () => new Int32Array(512) },
+  "registered": {
+    label: "part: FinalizationRegistry register()",
+    family: "peer",
+    make: () => {
+      const object = {};
+      registry.register(object, 0);
+      return object;
+    },
+  },
 };
 
 function coldStartCase(subject: string, { label, family, make }: (typeof coldStarts)[string]): Case {
@@ -318,6 +431,8 @@ function coldStartCase(subject: string, { label, family, make }: (typeof coldSta
     subscribers: 0,
     eventsPerRun: 1,
     deliveriesPerRun: 0,
+    timing: "run",
+    phase: "main",
     setup: () => ({
       run: () => do_not_optimize(make()),
       close: () => ({ delivered: 0, expected: 0, checksum: 0 }),
@@ -327,41 +442,56 @@ function coldStartCase(subject: string, { label, family, make }: (typeof coldSta
 
 const ASYNC_SUBJECTS = Object.keys(SUBJECTS).filter((id) => SUBJECTS[id].mode === "async");
 
-/** Every timed case of `profile`, in run order. */
+/** Where the `cliff` workload starts buses and rings, by the label in its case ids. */
+export const CLIFF_STARTS: Readonly<Record<string, number>> = { "0": 0, "2^31": 2 ** 31, "2^32": 2 ** 32 };
+/** The subjects of the `cliff` workload: the bus's batch and per-call paths, and the limit ring. */
+export const CLIFF_SUBJECTS: readonly string[] = ["bus.drain", "bus.wait", "bus.tryRecv", "limit.sync"];
+
+/**
+ * How `deno bench` and mitata's tables group a case, and whether it is a
+ * group's baseline: a workload at one subscriber count against its limit
+ * ring, except the cliff, where each path is grouped with its fresh start.
+ */
+export function groupOf(c: Case): { name: string; baseline: boolean } {
+  const variant = c.id.slice(c.id.lastIndexOf("/") + 1);
+  return c.workload === "cliff"
+    ? { name: `cliff ${c.subject}`, baseline: variant === "start=0" }
+    : { name: `${c.workload} ${variant}`, baseline: c.family === "limit" };
+}
+
+/** Every timed case of `profile`: the main phase in run order, then the cliff phase. */
 export function cases(profile: Profile): Case[] {
   const all: Case[] = [];
+  const send = (subject: string, spec: SubjectSpec, variant: string, subscribers: number, read: boolean) =>
+    roundCase({
+      workload: "send",
+      subject,
+      spec,
+      variant,
+      subscribers,
+      read,
+      timeSends: read,
+      label: `${spec.family === "limit" ? "limit: ring send" : "Bus send()"}, ${
+        read ? "readers keep up (fan-out)" : subscribers === 0 ? "no subscribers" : "nobody reads (overwrite)"
+      }`,
+    });
   for (const subscribers of [0, 1, 8]) {
-    const variant = `S=${subscribers}`;
-    all.push(
-      roundCase({
-        workload: "send",
-        subject: "bus",
-        spec: SUBJECTS["bus.drain"],
-        variant,
-        subscribers,
-        read: false,
-        label: "Bus send()",
-      }),
-    );
-    all.push(
-      roundCase({
-        workload: "send",
-        subject: "limit",
-        spec: SUBJECTS["limit.sync"],
-        variant,
-        subscribers,
-        read: false,
-        label: "limit: ring send",
-      }),
-    );
+    all.push(send("bus.overwrite", SUBJECTS["bus.drain"], `S=${subscribers}`, subscribers, false));
+    all.push(send("limit.overwrite", SUBJECTS["limit.sync"], `S=${subscribers}`, subscribers, false));
+  }
+  for (const subscribers of [1, 8]) {
+    all.push(send("bus.fanout", SUBJECTS["bus.drain"], `S=${subscribers}`, subscribers, true));
+    all.push(send("limit.fanout", SUBJECTS["limit.sync"], `S=${subscribers}`, subscribers, true));
   }
   for (const subscribers of profile.fanoutSubscribers) {
     for (const [subject, spec] of Object.entries(SUBJECTS)) {
+      if (spec.available === false) continue;
       all.push(roundCase({ workload: "fanout", subject, spec, variant: `S=${subscribers}`, subscribers }));
     }
   }
   for (const subject of ASYNC_SUBJECTS) {
     const spec = SUBJECTS[subject];
+    if (spec.available === false) continue;
     all.push(roundCase({ workload: "producers4", subject, spec, variant: "P=4,S=8", subscribers: 8, turns: 4 }));
   }
   for (const slow of [0, 1]) {
@@ -373,6 +503,25 @@ export function cases(profile: Profile): Case[] {
     all.push(roundCase({ workload: "churn", subject: "bus.wait", spec, variant: `${churnHz}Hz`, subscribers: 8 }));
   }
   for (const [subject, start] of Object.entries(coldStarts)) all.push(coldStartCase(subject, start));
+  for (const subject of CLIFF_SUBJECTS) {
+    for (const [name, start] of Object.entries(CLIFF_STARTS)) {
+      // A bus from before the hook existed can still be measured fresh.
+      if (start !== 0 && subject.startsWith("bus.") && startSequenceAt === undefined) continue;
+      const spec = SUBJECTS[subject];
+      all.push(
+        roundCase({
+          workload: "cliff",
+          subject,
+          spec,
+          variant: `start=${name}`,
+          subscribers: 8,
+          start,
+          phase: "cliff",
+          label: `${spec.label}, started at ${name}`,
+        }),
+      );
+    }
+  }
   return all;
 }
 
@@ -389,30 +538,54 @@ export interface LatencyResult {
   expected: number;
 }
 
-/** The subjects measured for latency: every async one. */
-export const LATENCY_SUBJECTS: readonly string[] = ASYNC_SUBJECTS;
+/** The seed's publish->recv target, p95, for every reading path. */
+export const LATENCY_TARGET_US = 50;
+
+/** The subjects measured for latency: every reading path of ours, the limit rings, and every async peer. */
+export const LATENCY_SUBJECTS: readonly string[] = [
+  ...Object.keys(SUBJECTS).filter((id) => SUBJECTS[id].family !== "peer"),
+  ...ASYNC_SUBJECTS.filter((id) => SUBJECTS[id].family === "peer"),
+].filter((id) => SUBJECTS[id].available !== false);
+
+export interface LatencyOptions {
+  capacity?: number;
+  /** Values per burst; a burst of half the capacity keeps the ring half full. */
+  burst?: number;
+}
 
 /**
  * publish->recv latency under load: one producer sends bursts of
  * {@linkcode LATENCY_BURST} values back to back, stamping each, and starts
  * the next burst as soon as all {@linkcode LATENCY_CONSUMERS} consumers have
- * the last one. Half as many rounds again warm up first, unrecorded.
+ * the last one (sync subjects read right after each burst). Half as many
+ * rounds again warm up first, unrecorded.
  */
-export async function measureLatency(subject: string, rounds: number): Promise<LatencyResult> {
+export async function measureLatency(
+  subject: string,
+  rounds: number,
+  { capacity = CAPACITY, burst = LATENCY_BURST }: LatencyOptions = {},
+): Promise<LatencyResult> {
   const spec = SUBJECTS[subject];
-  const perRound = LATENCY_BURST * LATENCY_CONSUMERS;
+  const perRound = burst * LATENCY_CONSUMERS;
   const sink = new LatencySink(rounds * perRound);
-  const live = spec.create(makeHandlers(LATENCY_CONSUMERS, sink), CAPACITY);
+  const live = spec.create(makeHandlers(LATENCY_CONSUMERS, sink), capacity);
+  // Every value of a burst needs a payload of its own: each carries its send time until it is read.
+  const pool = burst <= payloads.length
+    ? payloads
+    : Array.from({ length: 2 ** Math.ceil(Math.log2(burst)) }, (_, id) => ({ id, sentAt: 0 }));
+  const mask = pool.length - 1;
+  const sync = spec.mode === "sync";
   let seq = 0;
   let expected = 0;
   const warmup = Math.ceil(rounds / 2);
   for (let round = 0; round < warmup + rounds; round++) {
     sink.recording = round >= warmup;
-    for (let k = 0; k < LATENCY_BURST; k++) {
-      const payload = payloads[seq++ & POOL_MASK];
+    for (let k = 0; k < burst; k++) {
+      const payload = pool[seq++ & mask];
       payload.sentAt = performance.now();
       live.send(payload);
     }
+    if (sync) live.flush();
     expected += perRound;
     await sink.reached(expected);
   }
@@ -432,6 +605,78 @@ export async function measureLatency(subject: string, rounds: number): Promise<L
   };
 }
 
+/** The capacities of the capacity trade-off table. */
+export const CAPACITIES: readonly number[] = [64, 256, 1024, 4096, 16384, 65536];
+/** Subscriber counts the memory of a bus is measured with. */
+export const MEMORY_SUBSCRIBERS: readonly number[] = [0, 1, 8];
+
+export interface CapacityLatency {
+  capacity: number;
+  /** "keepUp": bursts of {@linkcode LATENCY_BURST}; "halfFull": bursts of half the capacity. */
+  load: "keepUp" | "halfFull";
+  burst: number;
+  /** Microseconds. */
+  p50: number;
+  p95: number;
+  delivered: number;
+  expected: number;
+}
+
+/**
+ * p95 publish->recv on the wait()+drain() path at one capacity, under two
+ * loads: consumers that keep up (bursts of 8, as the latency workload), and
+ * bursts of half the capacity, where a value waits behind everything sent
+ * before it: what a deep buffer costs once it is used.
+ */
+export async function measureCapacityLatency(
+  capacity: number,
+  load: CapacityLatency["load"],
+  samples: number,
+): Promise<CapacityLatency> {
+  const burst = load === "keepUp" ? LATENCY_BURST : capacity / 2;
+  // At least 10 rounds: the values of one burst share its fate (one preemption delays them all).
+  const rounds = Math.max(10, Math.ceil(samples / (burst * LATENCY_CONSUMERS)));
+  const { p50, p95, delivered, expected } = await measureLatency("bus.wait", rounds, { capacity, burst });
+  return { capacity, load, burst, p50, p95, delivered, expected };
+}
+
+export interface BusMemory {
+  capacity: number;
+  subscribers: number;
+  /** Retained heap (and array buffer) bytes per bus, with its ring full. */
+  bytesPerBus: number;
+  /** How many buses the figure is averaged over. */
+  buses: number;
+}
+
+/**
+ * Bytes one bus with `subscribers` idle subscribers keeps alive once its
+ * ring is full: the retained memory (see `retainedBytes` in `_measure.ts`)
+ * after building enough buses to hold a few MiB, over their number. The
+ * values sent are shared references from a pool, so only the ring counts.
+ */
+export function measureBusMemory(capacity: number, subscribers: number): BusMemory {
+  if (gc === undefined) return { capacity, subscribers, bytesPerBus: NaN, buses: 0 };
+  // About 32 MiB of rings, from 32 to 1024 buses: the heap counters move in blocks of up to 16 KiB (JSC).
+  const buses = subscribers === 0 ? 1024 : Math.max(32, Math.min(1024, Math.floor(2 ** 25 / (capacity * 16))));
+  // Made before the first reading, so holding the buses and subscribers adds nothing of the harness's own.
+  const kept: unknown[] = new Array(buses * (1 + subscribers)).fill(undefined);
+  gc();
+  gc();
+  const before = retainedBytes();
+  for (let i = 0, k = 0; i < buses; i++) {
+    const bus = new Bus<Payload>(capacity);
+    kept[k++] = bus;
+    for (let j = 0; j < subscribers; j++) kept[k++] = bus.subscribe();
+    for (let v = 0; v < capacity; v++) bus.send(payloads[v & POOL_MASK]);
+  }
+  gc();
+  gc();
+  const after = retainedBytes();
+  do_not_optimize(kept);
+  return { capacity, subscribers, bytesPerBus: (after - before) / buses, buses };
+}
+
 export interface AllocationResult {
   id: string;
   label: string;
@@ -441,14 +686,16 @@ export interface AllocationResult {
   bytesPerDelivery: number;
 }
 
-/** Allocations measured in full and quick runs: every subject at S=8, `send`, and cold start. */
-const EVERY_ALLOCATION = /^(send\/|fanout\/.*\/S=8$|coldStart\/)/;
+/** Allocations measured in full and quick runs: every subject at S=8, `send`, and the bus's cold start. */
+const EVERY_ALLOCATION = /^(send\/|fanout\/.*\/S=8$|coldStart\/bus\.)/;
 /** Allocations measured in smoke runs: those the gates hold to a target, and the references they are held against. */
-const GATED_ALLOCATION = /^(send\/bus\/|fanout\/(bus\.(drain|tryRecv|wait|forAwait)|limit\.(async|iterator))\/S=8$)/;
+const GATED_ALLOCATION =
+  /^(send\/bus\.(overwrite|fanout)\/|fanout\/(bus\.(drain|tryRecv|wait|forAwait)|limit\.(async|iterator))\/S=8$)/;
 
 /** Heap bytes per event and per delivery of `c`, once warm. */
 export async function measureAllocations(c: Case, profile: Profile): Promise<AllocationResult> {
-  const fixture = c.setup();
+  // The clock allocates a number per reading on V8, which is the harness's cost, not the case's.
+  const fixture = c.setup({ timed: false });
   // Warm up by time, not runs, so every case reaches optimised code: unoptimised code allocates more.
   const warm = performance.now() + profile.allocationWarmupMs;
   for (let runs = 0; runs < 16 || performance.now() < warm; runs++) await fixture.run();
@@ -465,65 +712,89 @@ export async function measureAllocations(c: Case, profile: Profile): Promise<All
 
 /** How much each kind of measurement runs. */
 export interface Profile {
+  /**
+   * Worker processes per runtime. A JIT decides per process what to inline
+   * (Bun inlines a different subset of the 8 handlers in each), so one
+   * process is one draw, not a measurement: figures are medians over them.
+   */
+  processes: number;
+  /** How many times every timed case is measured in each process, each time from a new fixture. */
+  passes: number;
+  /** How long each case runs unmeasured before the first pass (see `warmUp` in `mitata.ts`). */
+  warmupMs: number;
   /** S for the `fanout` workload. */
   fanoutSubscribers: readonly number[];
   /** Whether mitata collects garbage before each case (slow: only in full runs). */
   gc: boolean;
-  /** How many times every timed case is measured, each time from a new fixture. */
-  passes: number;
   /** mitata: CPU time and samples each timed case takes at least, per pass. */
   minCpuMs: number;
   minSamples: number;
   maxSamples: number;
   /** mitata: runs per sample for fast cases (fewer in smoke, to finish sooner). */
   batchSamples: number;
+  /** Latency rounds per subject per pass. */
   latencyRounds: number;
+  /** The capacity table: its capacities, and the latency samples per capacity and load in each process. */
+  capacities: readonly number[];
+  capacitySamples: number;
   allocationWarmupMs: number;
-  /** The cases whose heap bytes are measured. */
+  /** The cases whose heap bytes are measured (in the first process of each runtime). */
   allocationCases: RegExp;
   /** How long one allocation window lasts at most. */
   allocationWindowMs: number;
 }
 
-/** The issue's S; quick runs skip 4 and 32, which the scaling targets do not use. */
+/** The issue's S; quick runs skip 4 and 32. */
 const FANOUT_SUBSCRIBERS = [1, 4, 8, 32, 128, 1024];
 
 export const PROFILES: Readonly<Record<"smoke" | "quick" | "full", Profile>> = {
   smoke: {
-    fanoutSubscribers: [1, 8],
-    gc: false,
+    processes: 1,
     passes: 1,
+    warmupMs: 0,
+    fanoutSubscribers: [8],
+    gc: false,
     minCpuMs: 1,
     minSamples: 1,
     maxSamples: 2,
     batchSamples: 8,
     latencyRounds: 64,
+    capacities: [64],
+    capacitySamples: 256,
     allocationWarmupMs: 100,
     allocationCases: GATED_ALLOCATION,
     allocationWindowMs: 20,
   },
   quick: {
+    processes: 5,
+    passes: 1,
+    warmupMs: 10,
     fanoutSubscribers: [1, 8, 128, 1024],
     gc: false,
-    passes: 4,
-    minCpuMs: 30,
+    minCpuMs: 20,
     minSamples: 2,
     maxSamples: 1e9,
     batchSamples: 64,
-    latencyRounds: 4000,
+    latencyRounds: 2000,
+    capacities: CAPACITIES,
+    capacitySamples: 8192,
     allocationWarmupMs: 100,
     allocationCases: EVERY_ALLOCATION,
     allocationWindowMs: 30,
   },
   full: {
+    processes: 7,
+    passes: 4,
+    warmupMs: 30,
     fanoutSubscribers: FANOUT_SUBSCRIBERS,
     gc: true,
-    passes: 7,
     minCpuMs: 150,
     minSamples: 4,
     maxSamples: 1e9,
     batchSamples: 256,
-    latencyRounds: 40_000,
+    latencyRounds: 10_000,
+    capacities: CAPACITIES,
+    capacitySamples: 65_536,
     allocationWarmupMs: 500,
     allocationCases: EVERY_ALLOCATION,
     allocationWindowMs: 60,

@@ -238,10 +238,14 @@ export class Bus<in out T> {
    * ```
    */
   send(value: T): number {
+    return this.#send(value, undefined);
+  }
+
+  #send(value: T, from: Tap<T> | undefined): number {
     if (value === EMPTY || value === CLOSED) throw signalError(value as symbol);
     const ring = this.#ring;
     if (ring.closed) throw new BusClosedError();
-    return ring.write(value);
+    return ring.write(value, from);
   }
 
   /**
@@ -281,6 +285,10 @@ export class Bus<in out T> {
    * ```
    */
   write(value: T, options?: WriteOptions): Promise<number> {
+    return this.#write(value, options, undefined);
+  }
+
+  #write(value: T, options: WriteOptions | undefined, from: Tap<T> | undefined): Promise<number> {
     let signal: AbortSignal | undefined;
     try {
       signal = resolveWriteOptions(options);
@@ -290,7 +298,7 @@ export class Bus<in out T> {
       return Promise.reject(error);
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
-    return this.#ring.writes.write(value, signal);
+    return this.#ring.writes.write(value, signal, from);
   }
 
   /**
@@ -352,8 +360,14 @@ export class Bus<in out T> {
    * sent all the same, every other tap still sees it, and the first error
    * propagates out of `send`.
    *
-   * @param fn Called with each accepted value.
-   * @returns A handle whose `close()` (or `using`) removes the tap.
+   * `fn`'s second argument is the tap whose `send` or `write` put the value
+   * on the bus, or `undefined` for everything else. A bridge brings values
+   * in through its tap and forwards only values no tap sent, so nothing it
+   * (or another bridge) brought in goes back out, and nothing loops.
+   *
+   * @param fn Called with each accepted value, and the tap that sent it.
+   * @returns A handle whose `close()` (or `using`) removes the tap, and
+   *   whose `send` and `write` send values marked as from it.
    * @throws {TypeError} If `fn` is not a function.
    *
    * @example Counting what goes through
@@ -369,9 +383,26 @@ export class Bus<in out T> {
    * bus.send(3);
    * console.log(total); // 3
    * ```
+   *
+   * @example A bridge that never echoes
+   * ```ts
+   * import { Bus } from "@ron/bus";
+   *
+   * const bus = new Bus<string>();
+   * const outbound: string[] = [];
+   * const link = bus.tap((value, from) => {
+   *   if (from === undefined) outbound.push(value); // forward local sends only
+   * });
+   * bus.send("local");
+   * link.send("arrived from elsewhere"); // subscribers see it; the bridge does not send it back
+   * console.log(outbound); // ["local"]
+   * ```
    */
-  tap(fn: (value: T) => void): Tap {
-    return addTap(this.#ring, fn);
+  tap(fn: (value: T, from: Tap<T> | undefined) => void): Tap<T> {
+    return addTap(this.#ring, fn, {
+      send: (value, from) => this.#send(value, from),
+      write: (value, options, from) => this.#write(value, options, from),
+    });
   }
 
   /**

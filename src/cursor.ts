@@ -37,7 +37,8 @@ export interface Cursor<T> {
   /**
    * The sequence number of the next value this cursor reads. Every value a
    * bus accepts gets the next number, from 0. Inside a drain callback the
-   * value being handed over is number `position - 1`.
+   * value being handed over is number `position - 1`. Like `missed`, it
+   * moves past a gap only when a read discovers the gap.
    */
   readonly position: number;
   /** Values this cursor lost to overwrites, counted when a read discovers the gap. */

@@ -30,7 +30,7 @@
 import { BusFullError } from "./errors.ts";
 import type { ResolvedBusOptions } from "./options.ts";
 import { RingCursor } from "./ring_cursor.ts";
-import type { Tapped } from "./tap.ts";
+import type { Tap, TapFn, Tapped } from "./tap.ts";
 import { Writes } from "./writes.ts";
 
 const DROP_OLDEST = 0;
@@ -87,15 +87,15 @@ export class Ring<T> implements Tapped<T> {
   parked: RingCursor<T>[] = [];
   /** The list to park in after the next wake-up; absent while a wake-up loop uses it. */
   #spare: RingCursor<T>[] | undefined = [];
-  tap: ((value: T) => void) | undefined = undefined;
-  taps: readonly ((value: T) => void)[] = [];
+  tap: TapFn<T> | undefined = undefined;
+  taps: readonly TapFn<T>[] = [];
 
   dropped = 0;
   discarded = 0;
   blocked = 0;
 
-  /** Writes waiting for room under `"wait"`, sent in order as room opens. */
-  readonly writes: Writes<T>;
+  /** Writes waiting for room under `"wait"`, sent in order as room opens; made on the first `write`. */
+  #writes: Writes<T> | undefined;
   #ready: Promise<void> | undefined;
   #openReady: (() => void) | undefined;
 
@@ -105,12 +105,11 @@ export class Ring<T> implements Tapped<T> {
     this.policy = POLICY_CODES[options.overflow];
     this.countMask = 2 * options.capacity - 1;
     this.replay = options.replay;
-    this.writes = new Writes((value) => this.write(value), () => this.#hasRawRoom(), () => this.#afterWrites());
     if (this.replay) this.#allocate();
   }
 
-  /** Puts `value` in the ring and returns how many subscribers will see it. */
-  write(value: T): number {
+  /** Puts `value` in the ring and returns how many subscribers will see it; `from`, the tap that sent it. */
+  write(value: T, from?: Tap<T>): number {
     const tail = this.tail;
     const readers = this.subscribers;
     if (readers !== 0) {
@@ -135,14 +134,23 @@ export class Ring<T> implements Tapped<T> {
     } else if (this.replay) this.slots[tail & this.mask] = value;
     this.tail = tail + 1;
     if (tail + 1 === REBASE_LIMIT) this.#rebase();
-    if (this.tap !== undefined) this.tap(value);
+    if (this.tap !== undefined) this.tap(value, from);
     if (this.parked.length !== 0) this.#wakeParked();
     return readers;
   }
 
+  /** The queue of writes that wait for room. */
+  get writes(): Writes<T> {
+    return this.#writes ??= new Writes({
+      send: (value, from) => this.write(value, from),
+      hasRoom: () => this.#hasRawRoom(),
+      drained: () => this.#afterWrites(),
+    });
+  }
+
   /** Whether `write` would take a value now without dropping one, with no earlier write waiting. */
   hasRoom(): boolean {
-    return !this.writes.pending && this.#hasRawRoom();
+    return this.#writes?.pending !== true && this.#hasRawRoom();
   }
 
   /** Resolves once `hasRoom()`; never rejects. */
@@ -238,7 +246,7 @@ export class Ring<T> implements Tapped<T> {
     }
     this.#returnParked(woken);
     for (const cursor of cursors) if (cursor.at === this.tail) cursor.end();
-    this.writes.close();
+    this.#writes?.close();
     if (this.#openReady !== undefined) this.#resolveReady();
   }
 
@@ -253,8 +261,9 @@ export class Ring<T> implements Tapped<T> {
       floor++;
     }
     this.floor = floor;
-    if (this.writes.pending) {
-      if (this.#hasRawRoom()) this.writes.roomOpened();
+    const writes = this.#writes;
+    if (writes !== undefined && writes.pending) {
+      if (this.#hasRawRoom()) writes.roomOpened();
     } else if (this.#openReady !== undefined && this.#hasRawRoom()) this.#resolveReady();
   }
 

@@ -14,7 +14,9 @@ import { CLOSED, EMPTY } from "./signals.ts";
 
 /*
  * States. The fast paths run only in OPEN; everything unusual is another
- * state, so each fast path checks one field.
+ * state, so each fast path checks one field. Those checks compare with the
+ * literal values (0, 1): JavaScriptCore reads a module-level constant through
+ * its scope on every use, which cost Bun's drain loop a quarter of its speed.
  */
 const OPEN = 0;
 /** In a `drain`, and nothing has happened to the cursor. */
@@ -82,7 +84,7 @@ export class RingCursor<T> implements Cursor<T> {
   }
 
   take(): T | typeof EMPTY | typeof CLOSED {
-    if (this.state !== OPEN) return this.#takeSlow();
+    if (this.state !== 0 /* OPEN */) return this.#takeSlow();
     const ring = this.ring;
     const at = this.at;
     const behind = ring.tail - at;
@@ -123,7 +125,7 @@ export class RingCursor<T> implements Cursor<T> {
         const value = slots[at & mask] as T;
         this.at = ++at;
         fn(value);
-        if (this.state !== DRAINING) {
+        if (this.state !== 1 /* DRAINING */) {
           if (this.state !== REBASED) break; // fn closed or read this cursor, or a send overwrites what is next
           const shift = at - this.at;
           at -= shift;

@@ -99,7 +99,8 @@ export class Subscriber<T> implements AsyncIterable<T> {
   #cursor: Cursor<T>;
   #waiters: Parked[] = [];
   #settling = false;
-  #wake = (): void => this.#settle();
+  /** Made on the first park; what the cursor calls to wake this subscriber. */
+  #wake: (() => void) | undefined;
   #readable: ReadableStream<T> | undefined;
   #closed: Promise<undefined> | undefined;
 
@@ -521,7 +522,7 @@ export class Subscriber<T> implements AsyncIterable<T> {
   /** Queues a read behind those already parked and asks the cursor for a wake-up. */
   #park(waiter: Parked): void {
     this.#waiters.push(waiter);
-    if (!this.#settling) this.#cursor.park(this.#wake);
+    if (!this.#settling) this.#cursor.park(this.#wake ??= () => this.#settle());
   }
 
   /**
@@ -562,7 +563,7 @@ export class Subscriber<T> implements AsyncIterable<T> {
     } finally {
       this.#settling = false;
     }
-    if (waiters.length !== 0) cursor.park(this.#wake);
+    if (waiters.length !== 0) cursor.park(this.#wake!);
   }
 }
 

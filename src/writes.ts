@@ -9,33 +9,42 @@
  * @module
  */
 
-import { BusClosedError } from "./errors.ts";
+import { BusClosedError, BusFullError } from "./errors.ts";
+import type { Tap } from "./tap.ts";
 
 interface Pending<T> {
   readonly value: T;
+  readonly from: Tap<T> | undefined;
   readonly resolve: (readers: number) => void;
   readonly reject: (error: unknown) => void;
   readonly signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
 }
 
+/** What a queue of writes needs of its bus. */
+export interface WriteTarget<T> {
+  /** Puts a value in the ring, marked as from a tap or not; returns how many subscribers will see it. */
+  send(value: T, from: Tap<T> | undefined): number;
+  /** Whether `send` would take a value now without dropping one. */
+  hasRoom(): boolean;
+  /** Called when the queue empties after a flush. */
+  drained(): void;
+  /**
+   * For a bus whose room opens where it cannot see (another thread): resolves
+   * when room may have opened. Without it, the bus calls `roomOpened()`.
+   */
+  whenRoom?(): Promise<void>;
+}
+
 /** The queue of one bus's waiting writes. */
 export class Writes<T> {
   #queue: Pending<T>[] = [];
   #scheduled = false;
-  readonly #send: (value: T) => number;
-  readonly #hasRoom: () => boolean;
-  readonly #drained: () => void;
+  #watching = false;
+  readonly #target: WriteTarget<T>;
 
-  /**
-   * @param send Puts a value in the ring and returns how many subscribers will see it.
-   * @param hasRoom Whether `send` would take a value now without dropping one.
-   * @param drained Called when the queue empties after a flush.
-   */
-  constructor(send: (value: T) => number, hasRoom: () => boolean, drained: () => void) {
-    this.#send = send;
-    this.#hasRoom = hasRoom;
-    this.#drained = drained;
+  constructor(target: WriteTarget<T>) {
+    this.#target = target;
   }
 
   /** Whether some write is waiting. */
@@ -44,16 +53,17 @@ export class Writes<T> {
   }
 
   /** Sends `value` at once if nothing waits and there is room; otherwise queues it behind the others. */
-  write(value: T, signal: AbortSignal | undefined): Promise<number> {
-    if (this.#queue.length === 0 && this.#hasRoom()) {
+  write(value: T, signal: AbortSignal | undefined, from: Tap<T> | undefined): Promise<number> {
+    if (this.#queue.length === 0 && this.#target.hasRoom()) {
       try {
-        return Promise.resolve(this.#send(value));
+        return Promise.resolve(this.#target.send(value, from));
       } catch (error) {
-        return Promise.reject(error);
+        // Another thread took the room between the look and the send: wait like the rest.
+        if (!(error instanceof BusFullError)) return Promise.reject(error);
       }
     }
-    return new Promise((resolve, reject) => {
-      const entry: Pending<T> = { value, resolve, reject, signal, onAbort: undefined };
+    const written = new Promise<number>((resolve, reject) => {
+      const entry: Pending<T> = { value, from, resolve, reject, signal, onAbort: undefined };
       if (signal !== undefined) {
         entry.onAbort = () => {
           const index = this.#queue.indexOf(entry);
@@ -64,6 +74,8 @@ export class Writes<T> {
       }
       this.#queue.push(entry);
     });
+    this.#watch();
+    return written;
   }
 
   /**
@@ -88,16 +100,35 @@ export class Writes<T> {
     this.#scheduled = false;
     const queue = this.#queue;
     // `send` may run user code (taps) that writes, closes or reads: look again each time.
-    while (queue.length !== 0 && this.#hasRoom()) {
-      const entry = queue.shift()!;
-      this.#detach(entry);
+    while (queue.length !== 0 && this.#target.hasRoom()) {
+      const entry = queue[0]!;
+      let readers: number;
       try {
-        entry.resolve(this.#send(entry.value));
+        readers = this.#target.send(entry.value, entry.from);
       } catch (error) {
+        if (error instanceof BusFullError) break; // taken by another thread first: the entry keeps its place
+        queue.shift();
+        this.#detach(entry);
         entry.reject(error);
+        continue;
       }
+      queue.shift();
+      this.#detach(entry);
+      entry.resolve(readers);
     }
-    if (queue.length === 0) this.#drained();
+    if (queue.length === 0) this.#target.drained();
+    else this.#watch();
+  }
+
+  /** On a bus that cannot tell when room opens, asks it to say when it may have. */
+  #watch(): void {
+    const target = this.#target;
+    if (target.whenRoom === undefined || this.#watching || this.#queue.length === 0) return;
+    this.#watching = true;
+    target.whenRoom().then(() => {
+      this.#watching = false;
+      this.#flush();
+    });
   }
 
   #detach(entry: Pending<T>): void {

@@ -54,7 +54,10 @@ function serveWithNodeHttp(handler: Handler): Promise<Served> {
     for (const [name, value] of Object.entries(req.headers)) {
       for (const one of Array.isArray(value) ? value : [value ?? ""]) headers.append(name, one);
     }
-    const response = await handler(new Request(`http://127.0.0.1${req.url}`, { method: req.method, headers }));
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of req) chunks.push(chunk);
+    const body = req.method === "GET" || req.method === "HEAD" ? undefined : new Blob(chunks as BlobPart[]);
+    const response = await handler(new Request(`http://127.0.0.1${req.url}`, { method: req.method, headers, body }));
     res.writeHead(response.status, Object.fromEntries(response.headers));
     if (response.body === null) return void res.end();
     const reader = response.body.getReader();

@@ -30,7 +30,7 @@ describe("construction", () => {
     assert.equal(new Bus(100).overflow, "drop-oldest");
   });
 
-  it("new Bus() accepts the documented maximum capacity, and a subscriber can join it", () => {
+  it("new Bus() accepts the documented maximum capacity, and a subscriber can join it", { timeout: 60_000 }, () => {
     assert.equal(MAX_CAPACITY, 2 ** 24);
     const bus = new Bus<number>({ capacity: MAX_CAPACITY });
     assert.equal(bus.capacity, MAX_CAPACITY);

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Bus, BusFullError } from "../mod.ts";
+import { Bus, BusClosedError, BusFullError, EMPTY } from "../mod.ts";
 
 describe("Bus.tap()", () => {
   it("sees every accepted value in order, with or without subscribers", () => {
@@ -84,5 +84,34 @@ describe("Bus.tap()", () => {
     const bus = new Bus<number>();
     assert.throws(() => bus.tap(42 as never), { name: "TypeError", message: "Invalid fn: 42; expected a function" });
     assert.equal(bus.send(1), 0);
+  });
+
+  it("tap.send() and tap.write() mark the value as from that tap for every tap; bus.send() marks nothing", async () => {
+    const bus = new Bus<number>({ capacity: 1, overflow: "wait" });
+    const sub = bus.subscribe();
+    const seen: [string, number, string][] = [];
+    const name = (from: unknown) => from === a ? "a" : from === b ? "b" : "-";
+    const a = bus.tap((n, from) => seen.push(["a", n, name(from)]));
+    const b = bus.tap((n, from) => seen.push(["b", n, name(from)]));
+    bus.send(1);
+    sub.tryRecv();
+    assert.equal(a.send(2), 1);
+    sub.tryRecv();
+    assert.deepEqual(seen, [["a", 1, "-"], ["b", 1, "-"], ["a", 2, "a"], ["b", 2, "a"]]);
+    const written = b.write(3);
+    const waiting = b.write(4); // the ring is full: it goes out later, still marked as from b
+    assert.equal(await written, 1);
+    sub.tryRecv();
+    assert.equal(await waiting, 1);
+    assert.deepEqual(seen.slice(4), [["a", 3, "b"], ["b", 3, "b"], ["a", 4, "b"], ["b", 4, "b"]]);
+    assert.equal(sub.tryRecv(), 4);
+  });
+
+  it("tap.send() refuses what bus.send() refuses, sending nothing", () => {
+    const bus = new Bus<unknown>();
+    const tap = bus.tap(() => assert.fail("nothing is sent"));
+    assert.throws(() => tap.send(EMPTY), TypeError);
+    bus.close();
+    assert.throws(() => tap.send(1), BusClosedError);
   });
 });

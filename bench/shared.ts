@@ -1,0 +1,410 @@
+/**
+ * `npm run bench:shared`: one producer (the main thread) to 1, 2 and 4
+ * worker consumers, through a `SharedBus` (f64 records and JSON, under
+ * `"wait"`), against `postMessage` to each worker (a `MessagePort` each) and
+ * one `BroadcastChannel`, in the same process, on Deno, Bun and Node.
+ *
+ * - Throughput: the producer sends as fast as the transport takes; the
+ *   figure is events per second for the slowest consumer, from its first
+ *   event to its last.
+ * - Latency: 1,000 events per second, paced by the producer's clock, each
+ *   stamped when sent; p50/p95/p99 of arrival minus stamp over every
+ *   consumer.
+ * - Losses: events sent minus events received, per consumer, summed; for
+ *   the shared bus, what `missed` counted is shown apart (there should be
+ *   none under `"wait"`), so "silent" loss is what nobody reported.
+ *
+ * Each runtime runs `--processes` separate processes (default 3), one after
+ * the other; the table shows the median of their figures.
+ *
+ * ```sh
+ * node --import tsx bench/shared.ts [--processes 3] [--runtimes deno,bun,node] [--quick]
+ * ```
+ *
+ * @module
+ */
+
+import { spawn } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { MessageChannel, Worker } from "node:worker_threads";
+import { BusFullError, SharedBus } from "../mod.ts";
+import { DATA_SIGNAL } from "../src/shared/layout.ts";
+import type { ConsumeJob, ConsumeReport, Tick, Transport } from "./_shared_worker.ts";
+
+type RuntimeName = "deno" | "bun" | "node";
+type Codec = "f64" | "json";
+
+/** One measured case in one process. */
+interface Case {
+  transport: Transport;
+  codec: Codec;
+  workers: number;
+  /** Events per second, the slowest consumer. */
+  rate: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  /** Events sent minus received, over every consumer, in the throughput run. */
+  lost: number;
+  /** Of those, reported by the transport (`missed`). */
+  reported: number;
+  /** Lost in the latency run. */
+  lostAtRate: number;
+  /** Shared bus only: notifies per 1,000 sends in the throughput run. */
+  notifies?: number;
+}
+
+/** Notifies per 1,000 sends of the last shared throughput run. */
+let lastNotifies: number | undefined;
+
+const BENCH = dirname(fileURLToPath(import.meta.url));
+const ROOT = dirname(BENCH);
+const WORKER = new URL("./_shared_worker.ts", import.meta.url);
+const bin = (name: string) => join(ROOT, "node_modules", ".bin", name);
+const COMMANDS: Record<RuntimeName, string[]> = {
+  deno: [bin("deno"), "run", "--allow-all", fileURLToPath(import.meta.url)],
+  bun: [bin("bun"), fileURLToPath(import.meta.url)],
+  node: [process.execPath, "--import", "tsx", fileURLToPath(import.meta.url)],
+};
+
+const runtime: RuntimeName = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined"
+  ? "deno"
+  : typeof (globalThis as { Bun?: unknown }).Bun !== "undefined"
+  ? "bun"
+  : "node";
+
+const now = (): number => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A worker with request/reply, started the way each runtime runs TypeScript in a worker. */
+class Consumer {
+  readonly worker: Worker;
+  #replies: ((value: unknown) => void)[] = [];
+
+  constructor() {
+    this.worker = runtime === "node"
+      ? new Worker(
+        `import("tsx/esm/api").then(({ tsImport }) => tsImport(${JSON.stringify(WORKER.href)}, ${
+          JSON.stringify(WORKER.href)
+        }))`,
+        { eval: true },
+      )
+      : new Worker(WORKER);
+    this.worker.on("message", (message: unknown) => this.#replies.shift()?.(message));
+    this.worker.on("error", (error: unknown) => {
+      throw error;
+    });
+  }
+
+  ask<R>(message: unknown, transfer: unknown[] = []): Promise<R> {
+    return new Promise((resolve) => {
+      this.#replies.push(resolve as (value: unknown) => void);
+      this.worker.postMessage(message, transfer as never);
+    });
+  }
+
+  next<R>(): Promise<R> {
+    return new Promise((resolve) => this.#replies.push(resolve as (value: unknown) => void));
+  }
+}
+
+function tick(n: number, t: number): Tick {
+  return { a: n, b: n * 0.5, c: -n, t };
+}
+
+/** Sends `count` events, as fast as possible or at `rate` per second. */
+async function produce(send: (value: Tick) => void, count: number, rate: number | undefined): Promise<void> {
+  if (rate === undefined) {
+    for (let n = 0; n < count; n++) send(tick(n, 0));
+    return;
+  }
+  // Paced by timers, not by spinning: on a machine with fewer cores than threads a spinning producer would take
+  // the consumers' CPU, and every transport would measure the scheduler.
+  const start = performance.now();
+  for (let n = 0; n < count; n++) {
+    const due = start + (n * 1000) / rate;
+    const early = due - performance.now();
+    if (early > 0) await sleep(early);
+    send(tick(n, now()));
+  }
+}
+
+/** One run of one transport to `consumers`: throughput when `rate` is undefined, else latency. */
+async function run(
+  transport: Transport,
+  codec: Codec,
+  consumers: Consumer[],
+  count: number,
+  rate: number | undefined,
+): Promise<ConsumeReport[]> {
+  const latency = rate !== undefined;
+  const job = { kind: "consume", transport, count, latency } as ConsumeJob;
+  if (transport === "shared") {
+    const bus = new SharedBus<Tick>({
+      capacity: 4096,
+      overflow: "wait",
+      codec: codec === "f64" ? { f64: ["a", "b", "c", "t"] } : "json",
+      maxBytes: codec === "json" ? 96 : undefined,
+    });
+    const reports = consumers.map((consumer) =>
+      consumer.ask({ ...job, handle: bus.handle }).then(() => consumer.next<ConsumeReport>())
+    );
+    while (bus.subscriberCount < consumers.length) await sleep(1);
+    const send = async (value: Tick) => {
+      for (;;) {
+        try {
+          bus.send(value);
+          return;
+        } catch (error) {
+          if (!(error instanceof BusFullError)) throw error;
+          await bus.ready;
+        }
+      }
+    };
+    const words = new Int32Array(bus.handle.buffer);
+    const signalled = Atomics.load(words, DATA_SIGNAL);
+    // The fast path: a synchronous loop that only awaits when the ring is full.
+    if (!latency) {
+      for (let n = 0; n < count; n++) {
+        try {
+          bus.send(tick(n, 0));
+        } catch (error) {
+          if (!(error instanceof BusFullError)) throw error;
+          await bus.ready;
+          n--;
+        }
+      }
+    } else await produce((value) => void send(value), count, rate);
+    if (!latency) lastNotifies = ((Atomics.load(words, DATA_SIGNAL) - signalled) * 1000) / count;
+    bus.close();
+    return await Promise.all(reports);
+  }
+  if (transport === "postMessage") {
+    const ports = consumers.map((consumer) => {
+      const { port1, port2 } = new MessageChannel();
+      return { port: port1, ready: consumer.ask({ ...job, port: port2 }, [port2]), consumer };
+    });
+    await Promise.all(ports.map(({ ready }) => ready));
+    const reports = ports.map(({ consumer }) => consumer.next<ConsumeReport>());
+    await produce(
+      (value) => {
+        for (const { port } of ports) port.postMessage(value);
+      },
+      count,
+      rate,
+    );
+    for (const { port } of ports) port.postMessage(null);
+    const result = await Promise.all(reports);
+    for (const { port } of ports) port.close();
+    return result;
+  }
+  const name = `bench-${Math.random()}`;
+  await Promise.all(consumers.map((consumer) => consumer.ask({ ...job, channel: name })));
+  const reports = consumers.map((consumer) => consumer.next<ConsumeReport>());
+  const channel = new BroadcastChannel(name);
+  await produce((value) => channel.postMessage(value), count, rate);
+  channel.postMessage(null);
+  for (const consumer of consumers) consumer.worker.postMessage({ kind: "end" });
+  const result = await Promise.all(reports);
+  channel.close();
+  return result;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** One record of the producers' case: the cost of a send with `producers` threads sending at once. */
+interface SendCost {
+  producers: number;
+  /** Nanoseconds per send, median over the producers. */
+  ns: number;
+}
+
+/** Producers in workers sending at once on one drop-oldest f64 bus with one (idle) subscriber. */
+async function sendCost(pool: Consumer[], producers: number, count: number): Promise<SendCost> {
+  const bus = new SharedBus<Tick>({ capacity: 4096, codec: { f64: ["a", "b", "c", "t"] } });
+  const sub = bus.subscribe();
+  const startAt = now() + 200;
+  const costs = await Promise.all(
+    pool.slice(0, producers).map((worker) =>
+      worker.ask<number>({ kind: "produce", handle: bus.handle, count, startAt })
+    ),
+  );
+  if (bus.stats().sent !== producers * count) throw new Error(`sent ${bus.stats().sent} of ${producers * count}`);
+  sub.close();
+  return { producers, ns: median(costs) };
+}
+
+/** The child: every case in this process, one JSON line each. */
+async function child(quick: boolean, latencyOnly = false): Promise<void> {
+  const pool: Consumer[] = [];
+  for (let i = 0; i < 4; i++) pool.push(new Consumer());
+  await Promise.all(pool.map((consumer) => consumer.ask({ kind: "ping" })));
+  const counts: Record<Transport, Record<Codec, number>> = {
+    shared: { f64: quick ? 200_000 : 1_000_000, json: quick ? 50_000 : 200_000 },
+    postMessage: { f64: quick ? 20_000 : 60_000, json: quick ? 20_000 : 60_000 },
+    BroadcastChannel: { f64: quick ? 20_000 : 60_000, json: quick ? 20_000 : 60_000 },
+  };
+  const latencyCount = quick ? 300 : 1000;
+  for (const producers of latencyOnly ? [] : [1, 2]) {
+    const cost = await sendCost(pool, producers, quick ? 200_000 : 1_000_000);
+    console.log(JSON.stringify({ type: "send", ...cost }));
+    console.error(`[${runtime}] ${producers} producer(s): ${cost.ns.toFixed(0)} ns per send`);
+  }
+  for (const workers of [1, 2, 4]) {
+    const consumers = pool.slice(0, workers);
+    for (const codec of ["f64", "json"] as const) {
+      for (const transport of ["shared", "postMessage", "BroadcastChannel"] as const) {
+        // The other transports have no codec: they send the same object, structured-cloned.
+        if (transport !== "shared" && codec === "json") continue;
+        const count = counts[transport][codec];
+        lastNotifies = undefined;
+        const fast = await run(transport, codec, consumers, latencyOnly ? 1000 : count, undefined);
+        const notifies = lastNotifies;
+        const paced = await run(transport, codec, consumers, latencyCount, 1000);
+        const rate = Math.min(...fast.map((r) => r.received / Math.max(1e-6, (r.lastAt - r.firstAt) / 1000)));
+        const latencies = paced.flatMap((r) => r.latencies).sort((x, y) => x - y);
+        const record: Case = {
+          transport,
+          codec: transport === "shared" ? codec : "f64",
+          workers,
+          rate,
+          p50: percentile(latencies, 50) * 1000,
+          p95: percentile(latencies, 95) * 1000,
+          p99: percentile(latencies, 99) * 1000,
+          lost: fast.reduce((sum, r) => sum + count - r.received, 0),
+          reported: fast.reduce((sum, r) => sum + r.missed, 0),
+          lostAtRate: paced.reduce((sum, r) => sum + latencyCount - r.received, 0),
+          ...(notifies === undefined ? {} : { notifies }),
+        };
+        console.log(JSON.stringify(record));
+        console.error(
+          `[${runtime}] ${transport} ${record.codec} x${workers}: ${fmt(rate)}/s, p95 ${record.p95.toFixed(0)} us`,
+        );
+      }
+    }
+  }
+  await Promise.all(pool.map((consumer) => consumer.worker.terminate()));
+}
+
+function fmt(rate: number): string {
+  if (rate >= 1e6) return `${(rate / 1e6).toFixed(2)}M`;
+  if (rate >= 1e3) return `${(rate / 1e3).toFixed(0)}k`;
+  return rate.toFixed(0);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** Send costs from every child, by runtime. */
+const sendCosts: Record<string, SendCost[]> = {};
+let sends: SendCost[] = [];
+
+function runChild(name: RuntimeName, quick: boolean): Promise<Case[]> {
+  const [command, ...args] = COMMANDS[name];
+  args.push("--child");
+  if (quick) args.push("--quick");
+  const proc = spawn(command, args, { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  proc.stdout.on("data", (chunk) => out += chunk);
+  const timer = setTimeout(() => proc.kill(), 600_000);
+  return new Promise((resolve, reject) => {
+    proc.on("close", (code) => {
+      clearTimeout(timer);
+      const records = out.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
+      const cases = records.filter((record) => record.type !== "send") as Case[];
+      sends.push(...records.filter((record) => record.type === "send") as (SendCost & { type: string })[]);
+      if (cases.length === 0) reject(new Error(`${name} exited with ${code} and no results`));
+      else resolve(cases);
+    });
+  });
+}
+
+/** The parent: each runtime, several processes, medians, a table. */
+async function main(argv: string[]): Promise<void> {
+  const value = (flag: string) => argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined;
+  const processes = Number(value("--processes") ?? 3);
+  const runtimes = (value("--runtimes") ?? "deno,bun,node").split(",") as RuntimeName[];
+  const quick = argv.includes("--quick");
+  const results: Record<string, Case[]> = {};
+  const versions: Record<string, string> = {};
+  for (const name of runtimes) {
+    const runs: Case[][] = [];
+    sends = sendCosts[name] = [];
+    for (let i = 0; i < processes; i++) runs.push(await runChild(name, quick));
+    results[name] = runs[0].map((first, index) => {
+      const pick = (key: keyof Case) => median(runs.map((cases) => cases[index][key] as number));
+      return {
+        ...first,
+        rate: pick("rate"),
+        p50: pick("p50"),
+        p95: pick("p95"),
+        p99: pick("p99"),
+        lost: Math.max(...runs.map((cases) => cases[index].lost)),
+        reported: Math.max(...runs.map((cases) => cases[index].reported)),
+        lostAtRate: Math.max(...runs.map((cases) => cases[index].lostAtRate)),
+        ...(first.notifies === undefined ? {} : { notifies: pick("notifies") }),
+      };
+    });
+    versions[name] = await version(name);
+  }
+  const lines = [
+    `1 producer -> N workers; median of ${processes} processes per runtime; events/s per consumer (slowest), ` +
+    `latency at 1k/s in us, losses = most lost in any process (sent - received, summed over consumers; "reported" = missed)`,
+    "",
+    "| runtime | transport | codec | workers | events/s | p50 | p95 | p99 | lost (reported) | lost at 1k/s | notifies / 1k sends |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const [name, cases] of Object.entries(results)) {
+    for (const c of cases) {
+      lines.push(
+        `| ${name} | ${c.transport} | ${c.codec} | ${c.workers} | ${fmt(c.rate)} | ${c.p50.toFixed(0)} | ${
+          c.p95.toFixed(0)
+        } | ${c.p99.toFixed(0)} | ${c.lost} (${c.reported}) | ${c.lostAtRate} | ${c.notifies?.toFixed(2) ?? ""} |`,
+      );
+    }
+  }
+  lines.push("", "Cost of a send (drop-oldest, f64 records of 4 fields, median over processes and producers):", "");
+  for (const [name, costs] of Object.entries(sendCosts)) {
+    const per = (producers: number) => median(costs.filter((c) => c.producers === producers).map((c) => c.ns));
+    lines.push(`- ${name}: 1 producer ${per(1).toFixed(0)} ns, 2 producers at once ${per(2).toFixed(0)} ns each`);
+  }
+  lines.push("", "Ratios at 4 workers (shared / postMessage, same process medians):", "");
+  for (const [name, cases] of Object.entries(results)) {
+    const find = (transport: Transport, codec: Codec) =>
+      cases.find((c) => c.transport === transport && c.codec === codec && c.workers === 4)!;
+    const post = find("postMessage", "f64");
+    lines.push(
+      `- ${name} (${versions[name]}): f64 ${(find("shared", "f64").rate / post.rate).toFixed(1)}x, JSON ${
+        (find("shared", "json").rate / post.rate).toFixed(1)
+      }x; p95 shared f64 ${find("shared", "f64").p95.toFixed(0)} us vs postMessage ${post.p95.toFixed(0)} us`,
+    );
+  }
+  const text = lines.join("\n");
+  console.log(text);
+  mkdirSync(join(BENCH, "results"), { recursive: true });
+  writeFileSync(
+    join(BENCH, "results", "shared.json"),
+    JSON.stringify({ date: new Date().toISOString(), processes, quick, versions, results, sendCosts }, null, 2) + "\n",
+  );
+  writeFileSync(join(BENCH, "results", "SHARED.md"), text + "\n");
+}
+
+function version(name: RuntimeName): Promise<string> {
+  const [command] = COMMANDS[name];
+  const proc = spawn(command, ["--version"], { stdio: ["ignore", "pipe", "ignore"] });
+  let out = "";
+  proc.stdout.on("data", (chunk) => out += chunk);
+  return new Promise((resolve) => proc.on("close", () => resolve(out.split("\n")[0].trim())));
+}
+
+if (process.argv.includes("--child")) await child(process.argv.includes("--quick"), process.argv.includes("--latency"));
+else await main(process.argv.slice(2));

@@ -1,0 +1,210 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstream, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import { Bus, toPrometheus } from "../mod.ts";
+import { type Bridge, bridgeJetStream, type JetStreamBridgeOptions } from "../nats.ts";
+import { createPacker } from "../src/nats/codec.ts";
+import { type Origin, randomOrigin, writeHeader } from "../src/nats/envelope.ts";
+import { connectTo, record, sleep, until } from "./_nats.ts";
+import { natsMissing, type NatsServer, startNats } from "./_nats_server.ts";
+
+/** Bun stops a test after 5 s by default; these may take longer on a loaded machine. */
+const SLOW = { timeout: 60_000 };
+
+/** One value as a JetStream bridge with `origin` publishes it: its own message. */
+function envelope(origin: Origin, first: number, value: unknown): Uint8Array {
+  const packer = createPacker<unknown>(undefined);
+  packer.add(value);
+  const message = packer.take();
+  writeHeader(message, packer.framing, origin, first, 1);
+  return message;
+}
+
+const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
+
+describe("bridgeJetStream()", { skip: natsMissing("tests/nats_jetstream.test.ts") }, () => {
+  let server: NatsServer;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  const open: { close(): Promise<unknown> }[] = [];
+  let streams = 0;
+
+  /** A stream of one fresh subject, holding at most `max` messages, discarding the oldest. */
+  const ring = async (max: number): Promise<{ stream: string; subject: string }> => {
+    const n = streams++;
+    const [stream, subject] = [`RING${n}`, `ring.${n}`];
+    await jsm.streams.add({ name: stream, subjects: [subject], max_msgs: max, discard: "old", storage: "memory" });
+    return { stream, subject };
+  };
+  /** A bridge closed after the suite. */
+  const link = async <T>(bus: Bus<T>, options: JetStreamBridgeOptions<T>): Promise<Bridge> => {
+    const made = await bridgeJetStream(bus, jetstream(nc), options);
+    open.unshift(made);
+    return made;
+  };
+
+  before(async () => {
+    server = await startNats();
+    nc = await connectTo(server.url);
+    jsm = await jetstreamManager(nc);
+  });
+  after(async () => {
+    for (const item of open) await item.close().catch(() => {});
+    await nc?.close();
+    await server.stop();
+  });
+
+  it("publishes each local send as one stream message, acknowledged, and another bus replays them from oldest", async () => {
+    const { stream, subject } = await ring(1_000);
+    const a = new Bus<number>(64);
+    const from = await link(a, { stream, subject });
+    for (const n of range(0, 300)) a.send(n);
+    await until(() => from.stats().published === 300, 5_000, "300 acknowledgements");
+    assert.equal((await jsm.streams.info(stream)).state.messages, 300);
+    const b = new Bus<number>(64);
+    const reading = record(b.subscribe());
+    const to = await link(b, { stream, subject, start: "oldest" });
+    await until(() => reading.values.length === 300, 5_000, "the replay");
+    assert.deepEqual(reading.values, range(0, 300));
+    assert.deepEqual([to.stats().received, to.stats().gaps, reading.missed], [300, 0, 0]);
+    assert.equal(from.stats().publishedMessages, 300);
+  });
+
+  it("starts from a sequence number, or from next; a start older than the stream holds counts the gap exactly", async () => {
+    const { stream, subject } = await ring(100);
+    const a = new Bus<number>();
+    const from = await link(a, { stream, subject });
+    for (const n of range(0, 300)) a.send(n);
+    await until(() => from.stats().published === 300);
+    // The stream holds sequences 201..300, the values 200..299.
+    const cases: [JetStreamBridgeOptions<number>["start"], number[], number][] = [
+      [1, range(200, 300), 200],
+      [251, range(250, 300), 0],
+      ["oldest", range(200, 300), 0],
+    ];
+    for (const [start, expected, gaps] of cases) {
+      const b = new Bus<number>(256);
+      const reading = record(b.subscribe());
+      const to = await link(b, { stream, subject, start });
+      await until(() => reading.values.length === expected.length, 5_000, `start ${start}`);
+      assert.deepEqual(reading.values, expected, `start ${start}`);
+      assert.equal(to.stats().gaps, gaps, `start ${start}`);
+    }
+    const c = new Bus<number>();
+    const later = record(c.subscribe());
+    const next = await link(c, { stream, subject, start: "next" });
+    for (const n of range(300, 305)) a.send(n);
+    await until(() => later.values.length === 5);
+    await sleep(20);
+    assert.deepEqual(later.values, range(300, 305));
+    assert.equal(next.stats().gaps, 0);
+  });
+
+  it("a reader lapped by discard-old counts exactly what the stream discarded before it read", SLOW, async () => {
+    const { stream, subject } = await ring(20);
+    const b = new Bus<number>(4_096);
+    const reading = record(b.subscribe());
+    const to = await link(b, { stream, subject, start: "next" });
+    // A fast producer on another connection: core publishes that the stream captures, far faster than a pull
+    // consumer reads, into a stream of 20.
+    const producer = await connectTo(server.url);
+    const origin = randomOrigin();
+    const total = 5_000;
+    for (let i = 0; i < total; i++) producer.publish(subject, envelope(origin, i + 1, i));
+    await producer.flush();
+    const info = await jsm.streams.info(stream);
+    assert.equal(info.state.last_seq, total, "the stream stored every message");
+    await until(() => to.stats().received + to.stats().gaps === total, 10_000, "the reader to reach the end");
+    await until(() => reading.values.length === to.stats().received);
+    const missing = total - new Set(reading.values).size;
+    assert.ok(to.stats().gaps > 0, "the reader was lapped");
+    assert.equal(to.stats().gaps, missing, "every value the stream discarded unread is counted");
+    assert.deepEqual(reading.values, [...reading.values].sort((x, y) => x - y), "in order");
+    assert.equal(reading.missed, 0);
+    await producer.close();
+  });
+
+  it("keeps at most window acknowledgements in flight; ready resolves as they return", async () => {
+    const { stream, subject } = await ring(10_000);
+    const a = new Bus<number>();
+    const from = await link(a, { stream, subject, window: 4 });
+    assert.equal(await Promise.race([from.ready.then(() => "open"), sleep(5).then(() => "parked")]), "open");
+    for (const n of range(0, 4)) a.send(n);
+    assert.equal(from.stats().backlog + from.stats().inFlight, 4);
+    let opened = false;
+    const ready = from.ready.then(() => opened = true);
+    for (let turn = 0; turn < 10; turn++) await Promise.resolve(); // no I/O, so no acknowledgement yet
+    assert.equal(opened, false, "ready waits while the window is full");
+    await ready;
+    assert.ok(from.stats().backlog + from.stats().inFlight < 4);
+    for (const n of range(4, 504)) {
+      await from.ready;
+      a.send(n);
+      const { backlog, inFlight } = from.stats();
+      assert.ok(backlog + inFlight <= 4 && inFlight <= 4, `${backlog} waiting and ${inFlight} in flight`);
+    }
+    await until(() => from.stats().published === 504);
+    assert.equal((await jsm.streams.info(stream)).state.messages, 504);
+  });
+
+  it("a producer that ignores ready fills the backlog to maxQueued, then counts publishOverflowed", async () => {
+    const { stream, subject } = await ring(10_000);
+    const a = new Bus<number>();
+    const from = await link(a, { stream, subject, window: 1, maxQueued: 10 });
+    for (const n of range(0, 100)) a.send(n);
+    assert.deepEqual([from.stats().backlog, from.stats().publishOverflowed], [10, 90]);
+    await until(() => from.stats().published === 10);
+    const b = new Bus<number>();
+    const reading = record(b.subscribe());
+    await link(b, { stream, subject, start: "oldest" });
+    await until(() => reading.values.length === 10);
+    assert.deepEqual(reading.values, range(0, 10));
+  });
+
+  it("drops its own echoes, and counts a foreign message it cannot decode without a gap", async () => {
+    const { stream, subject } = await ring(1_000);
+    const a = new Bus<number>();
+    const mine = record(a.subscribe());
+    const from = await link(a, { stream, subject, start: "next" });
+    for (const n of range(0, 10)) a.send(n);
+    nc.publish(subject, "not an envelope");
+    await until(() => from.stats().echoes === 10 && from.stats().decodeErrors === 1, 5_000, "echoes and the junk");
+    assert.deepEqual([from.stats().received, from.stats().gaps], [0, 0]);
+    await until(() => mine.values.length === 10);
+    await sleep(20);
+    assert.deepEqual(mine.values, range(0, 10), "each value once: the local send, not the echo");
+  });
+
+  it("rejects a stream of other subjects, and a stream that does not exist", async () => {
+    await jsm.streams.add({ name: "MIXED", subjects: ["mixed.a", "mixed.b"], storage: "memory" });
+    await assert.rejects(bridgeJetStream(new Bus<number>(), jetstream(nc), { stream: "MIXED", subject: "mixed.a" }), {
+      name: "TypeError",
+      message: 'Invalid stream: "MIXED" holds subjects ["mixed.a","mixed.b"]; expected exactly ["mixed.a"], ' +
+        "so that its sequence numbers count the bridge's values",
+    });
+    await assert.rejects(bridgeJetStream(new Bus<number>(), jetstream(nc), { stream: "NOPE", subject: "nope" }));
+    await assert.rejects(
+      bridgeJetStream(new Bus<number>(), jetstream(nc), { stream: "S", subject: "s", start: 0 }),
+      { name: "RangeError", message: 'Invalid start: 0; expected "next", "oldest" or a sequence number from 1' },
+    );
+    await assert.rejects(
+      bridgeJetStream(new Bus<number>(), jetstream(nc), { stream: "S", subject: "s", start: "first" as "next" }),
+      { name: "TypeError", message: 'Invalid start: "first"; expected "next", "oldest" or a sequence number from 1' },
+    );
+  });
+
+  it("close() waits for outstanding acknowledgements, stops reading, and renders in toPrometheus", async () => {
+    const { stream, subject } = await ring(1_000);
+    const a = new Bus<number>();
+    const from = await bridgeJetStream(a, jetstream(nc), { stream, subject });
+    for (const n of range(0, 50)) a.send(n);
+    await from.close();
+    assert.deepEqual([from.stats().published, from.stats().inFlight, from.closed], [50, 0, true]);
+    assert.match(toPrometheus(from), /\nbus_nats_published_total 50\n/);
+    const heard = from.stats().receivedMessages;
+    nc.publish(subject, envelope(randomOrigin(), 1, 1));
+    await sleep(50);
+    assert.equal(from.stats().receivedMessages, heard, "nothing read after close");
+  });
+});

@@ -1,0 +1,424 @@
+/**
+ * `SharedBus` on one thread, and between two views of one bus on the same
+ * thread (two `attach`es share memory exactly as two threads do, but wake
+ * each other only through `Atomics`): options, codecs, handles, sequence
+ * numbers across the 32-bit wrap and near 2^53, liveness, wake-ups and the
+ * missing-`SharedArrayBuffer` error. The law suite with real workers is
+ * `shared_threads.test.ts`; the model test is `shared_model.test.ts`.
+ */
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  BusClosedError,
+  BusFullError,
+  CLOSED,
+  EMPTY,
+  LaggedError,
+  SharedBus,
+  type SharedCodec,
+  type Subscriber,
+} from "../mod.ts";
+import { startSharedSequenceAt } from "../src/shared/bus.ts";
+import { DATA_SIGNAL, READERS_ASLEEP } from "../src/shared/layout.ts";
+import { PARK_TIMEOUT } from "../src/shared/wake.ts";
+import { take } from "./_read.ts";
+import { watchdog } from "./_threads.ts";
+
+const POLICIES = ["drop-oldest", "drop-newest", "wait"] as const;
+
+/** Another view of the same memory, as a Worker would get it. */
+function elsewhere<T>(bus: SharedBus<T>, codec?: SharedCodec<T>): SharedBus<T> {
+  return SharedBus.attach<T>(structuredClone(bus.handle), codec === undefined ? undefined : { codec });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("new SharedBus()", () => {
+  it("defaults to 256 slots of 256 bytes, drop-oldest and the JSON codec", () => {
+    const bus = new SharedBus();
+    assert.deepEqual([bus.capacity, bus.maxBytes, bus.overflow, bus.closed, bus.subscriberCount], [
+      256,
+      256,
+      "drop-oldest",
+      false,
+      0,
+    ]);
+    assert.equal(bus.handle.codec, "json");
+    assert.ok(bus.handle.buffer instanceof SharedArrayBuffer);
+  });
+
+  it("rounds the capacity up to a power of two and sizes f64 records by their fields", () => {
+    assert.equal(new SharedBus({ capacity: 100 }).capacity, 128);
+    const records = new SharedBus({ codec: { f64: ["a", "b", "c"] } });
+    assert.equal(records.maxBytes, 24);
+  });
+
+  it("rejects bad options with errors that name the option, the value and what is allowed", () => {
+    const cases: [unknown, string, RegExp][] = [
+      [{ capacty: 4 }, "TypeError", /^Unknown option in shared bus options: "capacty"; expected one of /],
+      [{ capacity: 2 ** 25 }, "RangeError", /^Invalid capacity: 33554432; /],
+      [{ maxBytes: 0 }, "RangeError", /^Invalid maxBytes: 0; expected an integer from 1 to 2\^24$/],
+      [{ maxBytes: "8" }, "TypeError", /^Invalid maxBytes: "8"; /],
+      [{ maxSubscribers: 5000 }, "RangeError", /^Invalid maxSubscribers: 5000; expected an integer from 1 to 4096$/],
+      [{ releaseAfter: -1 }, "RangeError", /^Invalid releaseAfter: -1; expected milliseconds/],
+      [{ codec: "xml" }, "TypeError", /^Invalid codec: "xml"; expected "json", "string", \{ f64/],
+      [
+        { codec: { f64: [] } },
+        "TypeError",
+        /^Invalid codec.f64: an array; expected an array of 1 to 4096 field names$/,
+      ],
+      [{ codec: { f64: ["a", "a"] } }, "TypeError", /^Invalid codec.f64: an array; field names must differ$/],
+      [{ codec: { f64: ["a"] }, maxBytes: 16 }, "RangeError", /^Invalid maxBytes: 16; f64 records of 1 fields take 8/],
+      [{ capacity: 2 ** 24, maxBytes: 2 ** 10 }, "RangeError", /need more than 2 GiB of shared memory$/],
+      [{ overflow: "block" }, "TypeError", /^Invalid overflow: "block"/],
+      [42, "TypeError", /^Invalid shared bus options: 42; expected an object$/],
+    ];
+    for (const [options, name, message] of cases) {
+      assert.throws(() => new SharedBus(options as never), { name, message }, JSON.stringify(options));
+    }
+  });
+
+  it("throws a clear TypeError, not a ReferenceError, where SharedArrayBuffer is missing", () => {
+    const descriptor = Object.getOwnPropertyDescriptor(globalThis, "SharedArrayBuffer")!;
+    const handle = new SharedBus().handle;
+    delete (globalThis as { SharedArrayBuffer?: unknown }).SharedArrayBuffer;
+    try {
+      const isolation = /cross-origin isolated pages .*Cross-Origin-Opener-Policy: same-origin/;
+      assert.throws(() => new SharedBus(), { name: "TypeError", message: /^SharedArrayBuffer is not available/ });
+      assert.throws(() => new SharedBus(), { message: isolation });
+      assert.throws(() => SharedBus.attach(handle), { name: "TypeError", message: isolation });
+    } finally {
+      Object.defineProperty(globalThis, "SharedArrayBuffer", descriptor);
+    }
+  });
+});
+
+describe("SharedBus.attach()", () => {
+  it("gives another view of the same bus: sends, subscribers, stats and close are shared", () => {
+    const bus = new SharedBus<number>();
+    const other = elsewhere(bus);
+    const sub = bus.subscribe();
+    assert.equal(other.subscriberCount, 1);
+    assert.equal(other.send(1), 1);
+    assert.equal(sub.tryRecv(), 1);
+    assert.deepEqual(other.stats(), bus.stats());
+    other.close();
+    assert.equal(bus.closed, true);
+    assert.throws(() => bus.send(2), BusClosedError);
+  });
+
+  it("rejects what is not a handle, and a custom codec's bus without its codec", () => {
+    assert.throws(() => SharedBus.attach({} as never), { name: "TypeError", message: /^Invalid handle: expected/ });
+    const foreign = { buffer: new SharedArrayBuffer(1024), codec: "json" } as const;
+    assert.throws(() => SharedBus.attach(foreign), {
+      name: "TypeError",
+      message: /^Invalid handle: its memory is not/,
+    });
+    const codec: SharedCodec<string> = { encode: (s) => new TextEncoder().encode(s), decode: (b) => `${b.length}` };
+    const bus = new SharedBus<string>({ codec });
+    assert.equal(bus.handle.codec, "custom");
+    assert.throws(() => SharedBus.attach(bus.handle), { name: "TypeError", message: /^Missing codec: / });
+    assert.throws(
+      () => SharedBus.attach(new SharedBus().handle, { codec }),
+      /^TypeError: Invalid codec: this bus uses the "json" codec/,
+    );
+    const other = elsewhere(bus, codec);
+    const sub = other.subscribe();
+    bus.send("four");
+    assert.equal(sub.tryRecv(), "4");
+  });
+});
+
+describe("SharedBus codecs", () => {
+  it("JSON carries what JSON.stringify encodes, decoded into each reader's own objects", () => {
+    const bus = new SharedBus<unknown>();
+    const a = bus.subscribe();
+    const b = bus.subscribe();
+    const value = { price: 101, tags: ["a", "b"], nested: { ok: true }, text: "naïve ✓" };
+    bus.send(value);
+    const got = a.tryRecv();
+    assert.deepEqual(got, value);
+    assert.notEqual(got, value);
+    assert.notEqual(b.tryRecv(), got, "every reader decodes its own copy");
+  });
+
+  it("strings go through TextEncoder.encodeInto; a non-string is refused", () => {
+    const bus = new SharedBus<string>({ codec: "string", maxBytes: 16 });
+    const sub = bus.subscribe();
+    bus.send("héllo ✓");
+    assert.equal(sub.tryRecv(), "héllo ✓");
+    assert.throws(() => bus.send(42 as never), {
+      name: "TypeError",
+      message: /^Invalid value: 42; the "string" codec/,
+    });
+  });
+
+  it("f64 records are read field by field, keeping NaN, -0 and infinities", () => {
+    const bus = new SharedBus<{ a: number; b: number }>({ codec: { f64: ["a", "b"] } });
+    const sub = bus.subscribe();
+    for (const [a, b] of [[1.5, -2], [NaN, -0], [Infinity, -Infinity]]) bus.send({ a, b });
+    assert.deepEqual(take(sub), [{ a: 1.5, b: -2 }, { a: NaN, b: -0 }, { a: Infinity, b: -Infinity }]);
+    assert.throws(() => bus.send({ a: 1 } as never), { name: "TypeError", message: /^Invalid value.b: undefined/ });
+  });
+
+  it("a custom codec's decode gets its own copy of the bytes, which it may keep", () => {
+    const codec: SharedCodec<Uint8Array> = { encode: (bytes) => bytes, decode: (bytes) => bytes };
+    const bus = new SharedBus<Uint8Array>({ codec, maxBytes: 4 });
+    const sub = bus.subscribe();
+    bus.send(new Uint8Array([1, 2, 3]));
+    bus.send(new Uint8Array([9, 9]));
+    const first = sub.tryRecv() as Uint8Array;
+    const second = sub.tryRecv() as Uint8Array;
+    assert.deepEqual([...first], [1, 2, 3], "not overwritten by the next read");
+    assert.deepEqual([...second], [9, 9]);
+    assert.equal(first.buffer instanceof SharedArrayBuffer, false, "private memory");
+  });
+
+  it("a value too large for a slot is refused with a RangeError before anything is sent", () => {
+    for (const overflow of POLICIES) {
+      const bus = new SharedBus<string>({ codec: "string", maxBytes: 8, overflow, capacity: 2 });
+      const sub = bus.subscribe();
+      assert.throws(() => bus.send("nine char"), {
+        name: "RangeError",
+        message: "Value too large: it encodes to 9 bytes, and this bus's slots hold 8 (maxBytes)",
+      });
+      assert.throws(() => bus.send("ü".repeat(5)), { name: "RangeError", message: /encodes to 10 bytes/ });
+      assert.equal(bus.stats().sent, 0, overflow);
+      assert.equal(sub.tryRecv(), EMPTY);
+      bus.send("8 bytes!");
+      assert.equal(sub.tryRecv(), "8 bytes!", "the bus goes on");
+    }
+  });
+
+  it("JSON refuses what it cannot encode, and every bus refuses EMPTY and CLOSED", () => {
+    const bus = new SharedBus<unknown>();
+    bus.subscribe();
+    assert.throws(() => bus.send(undefined), { name: "TypeError", message: /^Invalid value: undefined; the "json"/ });
+    assert.throws(() => bus.send(EMPTY), { name: "TypeError", message: /a bus cannot carry EMPTY or CLOSED/ });
+    assert.throws(() => bus.send(CLOSED), TypeError);
+    assert.equal(bus.stats().sent, 0);
+  });
+
+  it("a decode that throws counts its value as read, and the next read goes on", () => {
+    const codec: SharedCodec<number> = {
+      encode: (n) => new Uint8Array([n]),
+      decode: (bytes) => {
+        if (bytes[0] === 13) throw new RangeError("unlucky");
+        return bytes[0];
+      },
+    };
+    const bus = new SharedBus<number>({ codec });
+    const sub = bus.subscribe();
+    for (const n of [12, 13, 14]) bus.send(n);
+    assert.equal(sub.tryRecv(), 12);
+    assert.throws(() => sub.tryRecv(), /unlucky/);
+    assert.equal(sub.tryRecv(), 14);
+  });
+});
+
+describe("SharedBus sequence numbers", () => {
+  // HEAD keeps 30 bits, slot marks 31, cursors 32, EPOCH moves every 2^29: start just below each edge.
+  const STARTS = [2 ** 29 - 5, 2 ** 30 - 5, 2 ** 31 - 5, 2 ** 32 - 5, 2 ** 33 - 5, 2 ** 53 - 2 ** 30 - 5];
+
+  for (const overflow of POLICIES) {
+    it(`SharedBus numbers, orders and counts values across every wrap under "${overflow}"`, () => {
+      for (const start of STARTS) {
+        const bus = new SharedBus<number>({ capacity: 4, overflow });
+        startSharedSequenceAt(bus, start);
+        const fast = bus.subscribe();
+        const slow = bus.subscribe({ lag: "error" });
+        const seen: number[] = [];
+        let slowReceived = 0;
+        let refused = 0;
+        const readSlow = () => {
+          for (;;) {
+            try {
+              slowReceived += take(slow).length;
+              return;
+            } catch (error) {
+              assert.ok(error instanceof LaggedError, `${start}: ${error}`);
+            }
+          }
+        };
+        for (let i = 0; i < 40; i++) {
+          try {
+            if (bus.send(i) === 0) refused++;
+          } catch (error) {
+            assert.ok(error instanceof BusFullError);
+            refused++;
+          }
+          fast.drain((n) => seen.push(n));
+          if (i % 8 === 7) readSlow();
+        }
+        readSlow();
+        const sent = 40 - refused;
+        assert.equal(bus.stats().sent, start + sent, `${start}: stats().sent counts from the start`);
+        assert.equal(fast.position, start + sent, `${start}: position`);
+        assert.equal(seen.length, sent, `${start}: the fast reader saw every value`);
+        for (let k = 1; k < seen.length; k++) assert.ok(seen[k - 1] < seen[k], `${start}: order`);
+        assert.equal(slowReceived + slow.missed, sent, `${start}: received + missed == sent`);
+        assert.equal(bus.stats().dropped, slow.missed, `${start}: dropped`);
+        if (overflow !== "drop-oldest") assert.equal(slow.missed, 0, `${start}: no loss under ${overflow}`);
+      }
+    });
+  }
+
+  it("subscribe({ from: n }) starts at n near the wrap, and counts values already gone as missed", () => {
+    const start = 2 ** 32 - 3;
+    const bus = new SharedBus<number>({ capacity: 4, replay: true });
+    startSharedSequenceAt(bus, start);
+    for (let i = 0; i < 10; i++) bus.send(i);
+    const at = bus.subscribe({ from: start + 7 });
+    assert.deepEqual(take(at), [7, 8, 9]);
+    const early = bus.subscribe({ from: start + 2, lag: "error" });
+    assert.throws(() => early.tryRecv(), (error: unknown) => error instanceof LaggedError && error.missed === 4);
+    assert.deepEqual(take(early), [6, 7, 8, 9]);
+    assert.throws(() => bus.subscribe({ from: start + 11 }), { name: "RangeError", message: /^Invalid from: / });
+  });
+});
+
+describe("SharedBus liveness", () => {
+  it("a subscriber that holds a full ring without reading for releaseAfter is released, and counted", async () => {
+    const bus = new SharedBus<number>({ capacity: 2, overflow: "wait", releaseAfter: 50 });
+    const stuck = bus.subscribe();
+    const other = bus.subscribe();
+    bus.send(1);
+    bus.send(2);
+    assert.throws(() => bus.send(3), BusFullError);
+    take(other);
+    const started = performance.now();
+    await watchdog(bus.ready, 5000, () => "ready did not open");
+    assert.ok(performance.now() - started >= 40, "not before releaseAfter");
+    assert.deepEqual(bus.stats(), {
+      capacity: 2,
+      subscribers: 1,
+      sent: 2,
+      dropped: 0,
+      discarded: 0,
+      blocked: 1,
+      released: 1,
+    });
+    for (let n = 3; n <= 6; n++) {
+      bus.send(n);
+      take(other);
+    }
+    // It was alive after all: it joins again where it was, and counts what was overwritten meanwhile.
+    assert.equal(stuck.tryRecv(), 5);
+    assert.equal(stuck.missed, 4);
+    assert.equal(bus.subscriberCount, 2);
+    assert.equal(bus.stats().dropped, 4);
+    assert.deepEqual(take(stuck), [6]);
+  });
+
+  it("a subscriber that is caught up is never released, however long it sleeps", async () => {
+    const bus = new SharedBus<number>({ capacity: 2, overflow: "wait", releaseAfter: 0 });
+    const idle = bus.subscribe();
+    await sleep(20);
+    bus.send(1);
+    assert.equal(bus.stats().released, 0);
+    assert.equal(idle.tryRecv(), 1);
+  });
+
+  it("releaseAfter: Infinity never releases", async () => {
+    const bus = new SharedBus<number>({ capacity: 1, overflow: "wait", releaseAfter: Infinity });
+    const held = bus.subscribe(); // kept: a subscriber the collector frees is closed, which opens the ring too
+    bus.send(1);
+    let opened = false;
+    bus.ready.then(() => opened = true);
+    await sleep(PARK_TIMEOUT + 100);
+    assert.equal(opened, false);
+    assert.equal(bus.stats().released, 0);
+    bus.close();
+    await bus.ready;
+    assert.equal(held.tryRecv(), 1);
+  });
+});
+
+describe("SharedBus wake-ups", () => {
+  it("a parked read wakes on a send from another view, through Atomics, and on close from it", async () => {
+    const bus = new SharedBus<number>();
+    const other = elsewhere(bus);
+    const sub = bus.subscribe();
+    const got = sub.recv();
+    await sleep(5);
+    other.send(7);
+    assert.equal(await watchdog(got, 2000, () => "recv did not wake"), 7);
+    const ended = sub.recv();
+    await sleep(5);
+    other.close();
+    await assert.rejects(watchdog(ended, 2000, () => "recv did not wake on close"), BusClosedError);
+    assert.equal(bus.subscriberCount, 0);
+  });
+
+  it("a lost wake-up only delays a parked read: its wait times out and looks again", async () => {
+    const bus = new SharedBus<number>();
+    const other = elsewhere(bus);
+    const words = new Int32Array(bus.handle.buffer);
+    const sub = bus.subscribe();
+    const got = sub.recv();
+    await sleep(5);
+    assert.equal(Atomics.load(words, READERS_ASLEEP), 1, "the reader flags itself asleep");
+    Atomics.store(words, READERS_ASLEEP, 0); // the producer will not see it: no notify
+    const signal = Atomics.load(words, DATA_SIGNAL);
+    other.send(7);
+    assert.equal(Atomics.load(words, DATA_SIGNAL), signal, "no notify went out");
+    const started = performance.now();
+    assert.equal(await watchdog(got, PARK_TIMEOUT * 4, () => "the timeout did not rescue the read"), 7);
+    assert.ok(performance.now() - started <= PARK_TIMEOUT * 3);
+  });
+
+  it("a send notifies only when a reader is asleep", async () => {
+    const bus = new SharedBus<number>({ capacity: 1024 });
+    const words = new Int32Array(bus.handle.buffer);
+    const sub = bus.subscribe();
+    const before = Atomics.load(words, DATA_SIGNAL);
+    for (let i = 0; i < 1000; i++) bus.send(i);
+    assert.equal(Atomics.load(words, DATA_SIGNAL), before, "1000 sends, nobody asleep, no notify");
+    take(sub);
+    const got = sub.recv();
+    await sleep(5);
+    elsewhere(bus).send(1);
+    assert.equal(Atomics.load(words, DATA_SIGNAL), before + 1, "one notify for the sleeper");
+    assert.equal(await got, 1);
+  });
+
+  it("waitSync() blocks until a value, the end, or the timeout", () => {
+    const bus = new SharedBus<number>();
+    const sub = bus.subscribe();
+    const started = performance.now();
+    assert.equal(bus.waitSync(sub, 30), true, "timed out: there may be something");
+    assert.ok(performance.now() - started >= 25);
+    assert.equal(sub.tryRecv(), EMPTY);
+    bus.send(1);
+    assert.equal(bus.waitSync(sub), true);
+    assert.equal(sub.tryRecv(), 1);
+    bus.close();
+    assert.equal(bus.waitSync(sub), false);
+    const foreign = new SharedBus<number>().subscribe() as Subscriber<number>;
+    assert.throws(() => bus.waitSync(foreign), { name: "TypeError", message: /^Invalid sub: / });
+  });
+});
+
+describe("SharedBus.close()", () => {
+  it("ends caught-up subscribers at once, the others as they read their last value", async () => {
+    const bus = new SharedBus<number>();
+    const other = elsewhere(bus);
+    const caughtUp = bus.subscribe();
+    const behind = bus.subscribe();
+    const remote = other.subscribe();
+    bus.send(1);
+    caughtUp.tryRecv();
+    remote.tryRecv();
+    let ended = false;
+    caughtUp.closed.then(() => ended = true);
+    bus.close();
+    await sleep(0);
+    assert.equal(ended, true);
+    assert.equal(bus.subscriberCount, 1, "the other view's caught-up subscriber's slot is freed at once too");
+    assert.equal(behind.tryRecv(), 1);
+    assert.equal(bus.subscriberCount, 0);
+    assert.equal(remote.tryRecv(), CLOSED);
+    assert.equal(bus.subscribe().tryRecv(), CLOSED, "a subscriber made after close has ended");
+  });
+});
