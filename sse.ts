@@ -58,3 +58,4 @@
 export { eventStream } from "./src/sse/event_stream.ts";
 export type { EventStreamOptions, SseResponseOptions } from "./src/sse/options.ts";
 export { sseResponse } from "./src/sse/response.ts";
+export type { SseBus, SseSubscriber } from "./src/sse/types.ts";

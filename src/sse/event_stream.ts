@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Bus } from "../bus.ts";
+import type { SseBus } from "./types.ts";
 import { describe } from "../options.ts";
 import { formatId, resumePosition, tagOf } from "./event_id.ts";
 import { formatEvent, formatOpening, HEARTBEAT } from "./format.ts";
@@ -99,14 +99,14 @@ const encoder = new TextEncoder();
  * // [ "event: gap", 'data: {"missed":1}', 'data: "c"', 'data: "d"' ]
  * ```
  */
-export function eventStream<T>(bus: Bus<T>, options?: EventStreamOptions<T>): ReadableStream<Uint8Array> {
+export function eventStream<T>(bus: SseBus<T>, options?: EventStreamOptions<T>): ReadableStream<Uint8Array> {
   checkBus(bus);
   return openEventStream(bus, resolveEventStreamOptions(options));
 }
 
 /** Checks that `bus` has what the stream calls: `subscribe` and `stats`. */
 export function checkBus(bus: unknown): void {
-  const candidate = bus as Partial<Bus<unknown>> | null;
+  const candidate = bus as Partial<SseBus<unknown>> | null;
   if (
     typeof candidate !== "object" || candidate === null || typeof candidate.subscribe !== "function" ||
     typeof candidate.stats !== "function"
@@ -116,7 +116,7 @@ export function checkBus(bus: unknown): void {
 }
 
 /** The stream, from options already checked. */
-export function openEventStream<T>(bus: Bus<T>, options: ResolvedEventStreamOptions<T>): ReadableStream<Uint8Array> {
+export function openEventStream<T>(bus: SseBus<T>, options: ResolvedEventStreamOptions<T>): ReadableStream<Uint8Array> {
   const { event, encode, heartbeat } = options;
   const tag = tagOf(bus);
   const resumeAt = options.lastEventId === undefined

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Bus } from "../bus.ts";
+import type { SseBus } from "./types.ts";
 import { describe } from "../options.ts";
 import { addCorsHeaders } from "./cors.ts";
 import { checkBus, openEventStream } from "./event_stream.ts";
@@ -57,7 +57,7 @@ import { resolveSseResponseOptions, type SseResponseOptions } from "./options.ts
  * console.log(bus.subscriberCount); // 0
  * ```
  */
-export function sseResponse<T>(bus: Bus<T>, request: Request, options?: SseResponseOptions<T>): Response {
+export function sseResponse<T>(bus: SseBus<T>, request: Request, options?: SseResponseOptions<T>): Response {
   checkBus(bus);
   if (!(request instanceof Request)) throw new TypeError(`Invalid request: ${describe(request)}; expected a Request`);
   const { stream, allowOrigin, allowCredentials } = resolveSseResponseOptions(options);
