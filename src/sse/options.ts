@@ -6,7 +6,7 @@
  * @module
  */
 
-import { describe } from "../options.ts";
+import { describe, ownOptions } from "../options.ts";
 
 /**
  * Options for {@linkcode eventStream}.
@@ -231,18 +231,5 @@ function isOrigin(value: unknown): value is string {
  * checked: read as a spread reads it, like the core's options.
  */
 function own(options: unknown, what: string, known: readonly string[]): Record<string, unknown> {
-  if (options === undefined) return {};
-  if (typeof options !== "object" || options === null || Array.isArray(options)) {
-    throw new TypeError(`Invalid ${what}: ${describe(options)}; expected an object`);
-  }
-  const values: Record<string, unknown> = {};
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      throw new TypeError(
-        `Unknown option in ${what}: "${key}"; expected one of ${known.map((k) => `"${k}"`).join(", ")}`,
-      );
-    }
-    values[key] = (options as Record<string, unknown>)[key];
-  }
-  return values;
+  return options === undefined ? {} : ownOptions(options, what, known);
 }
