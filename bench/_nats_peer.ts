@@ -231,7 +231,7 @@ async function intakeAlone(): Promise<void> {
       while (await sub.wait()) sub.drain(push);
     })();
   }
-  const intake = new Intake(bus, undefined, newCounters(), 65_536, () => {});
+  const intake = new Intake(bus.tap(() => {}), bus, undefined, newCounters(), 65_536, () => {});
   const round = async (messages: number) => {
     for (let m = 0; m < messages; m++) intake.take(JSON_LIST, body, 1_000, 0);
     while (intake.queued > 0) await new Promise((resolve) => setTimeout(resolve, 0));

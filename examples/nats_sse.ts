@@ -29,7 +29,7 @@ import { connect } from "@nats-io/transport-node";
 import { wsconnect } from "@nats-io/nats-core";
 import { Bus } from "../mod.ts"; // in your own project: from "@ron/bus"
 import { assertWebSocket, type Bridge, bridge } from "../nats.ts"; // from "@ron/bus/nats"
-import { sseHandler } from "./sse.ts";
+import { sseResponse } from "../sse.ts"; // from "@ron/bus/sse"
 
 /** One isolate's part of the logical bus: its fetch handler, its bus and bridge, and how to stop. */
 export interface Node {
@@ -48,7 +48,6 @@ export async function createNode(options: { servers: string; subject?: string; w
   const bus = new Bus<unknown>({ capacity: 1024 });
   const link = bridge(bus, nc, { subject });
   await nc.flush();
-  const stream = sseHandler(bus);
   return {
     bus,
     link,
@@ -62,7 +61,7 @@ export async function createNode(options: { servers: string; subject?: string; w
         }
         return new Response(`${bus.send(value)} local subscribers\n`);
       }
-      return stream(request);
+      return sseResponse(bus, request);
     },
     async close() {
       await link.close();

@@ -1,53 +1,48 @@
 /**
- * Server-Sent Events from a bus: a fetch handler (`(req: Request) => Response`)
- * that streams a fresh subscriber to each client through `sub.readable`. This
- * is the edge-function shape: Deno Deploy, Bun, Cloudflare Workers and any
- * framework that takes a fetch handler.
+ * Server-Sent Events from a bus: a clock that ticks ten times a second,
+ * streamed to every client with `sseResponse` from `@ron/bus/sse`. A client
+ * that reconnects resumes after the last tick it saw (the bus replays its
+ * last 64), and is told exactly how many it missed beyond that.
  *
- * Run the demo, then `curl -N http://localhost:8000/`:
- *   deno serve --port 8000 examples/sse.ts
- *   bun examples/sse.ts
+ * Run it, then `curl -N http://localhost:8000/`, or in a browser console on
+ * any page: `new EventSource("http://localhost:8000/").onmessage = (e) => console.log(e.lastEventId, e.data)`.
  *
- * A client that disconnects cancels its stream, which unsubscribes it.
+ *   deno serve --port 8000 examples/sse.ts   (or `deno task sse`)
+ *   bun examples/sse.ts                      (the `port` below; Bun's default is 3000)
+ *
+ * Ctrl-C stops it at once: the bus closes, which ends every client's stream,
+ * so `deno serve` has no open response to wait for.
+ *
+ * Where a bus at module scope works: Deno, Deno Deploy, Bun and Node (there,
+ * through any server that takes a fetch handler), where one process or
+ * isolate serves many requests and any request may settle another's
+ * promises; each process or isolate of a deployment has a bus of its own.
+ * Not on Cloudflare Workers: a subscriber made in one request cannot be woken
+ * from another. There, make the bus inside the request, or hold it in a
+ * Durable Object (see the README's "Workers and other edge runtimes").
  *
  * @module
  */
 
-import { Bus } from "../mod.ts"; // in your own project: from "@ron/bus", after `deno add jsr:@ron/bus`
+import { Bus } from "../mod.ts"; // in your project: "@ron/bus", after `deno add jsr:@ron/bus`
+import { sseResponse } from "../sse.ts"; // and "@ron/bus/sse"
 
-/**
- * Returns a handler that streams every value sent on `bus` after the request
- * arrives, as one SSE `data:` line of JSON per value, after a `: connected`
- * comment. The stream ends when the bus closes.
- */
-export function sseHandler<T>(bus: Bus<T>): (request: Request) => Response {
-  return () => {
-    const sub = bus.subscribe();
-    const events = sub.readable
-      .pipeThrough(
-        new TransformStream<T, string>({
-          // A comment first, so the headers go out at once (some servers hold them until the first byte).
-          start: (controller) => controller.enqueue(": connected\n\n"),
-          transform: (value, controller) => controller.enqueue(`data: ${JSON.stringify(value)}\n\n`),
-        }),
-      )
-      .pipeThrough(new TextEncoderStream());
-    return new Response(events, {
-      headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },
-    });
-  };
+const ticks = new Bus<{ at: string }>({ capacity: 64, replay: true });
+const clock = setInterval(() => ticks.send({ at: new Date().toISOString() }), 100);
+
+function stop(): void {
+  clearInterval(clock);
+  ticks.close();
+}
+try {
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+} catch {
+  // Not Deno, or no signals here: Bun and Node stop at Ctrl-C by default.
 }
 
-/** The demo: a clock that ticks ten times a second, started by the first request. */
-let clock: ((request: Request) => Response) | undefined;
-function demo(request: Request): Response {
-  if (clock === undefined) {
-    const ticks = new Bus<{ at: string }>({ capacity: 64 });
-    setInterval(() => ticks.send({ at: new Date().toISOString() }), 100);
-    clock = sseHandler(ticks);
-  }
-  return clock(request);
-}
-
-/** `deno serve` and Bun pick up a default export with a `fetch` method. */
-export default { fetch: demo };
+/** `deno serve` and Bun serve a default export with a `fetch` method. */
+export default {
+  port: 8000,
+  fetch: (request: Request): Response => sseResponse(ticks, request, { allowOrigin: "*" }),
+};

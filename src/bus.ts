@@ -238,11 +238,16 @@ export class Bus<in out T> {
    * ```
    */
   send(value: T): number {
-    return this.#send(value, undefined);
+    // The symbol test first: most values are not symbols, so the two signals are rarely even loaded.
+    if (typeof value === "symbol" && (value === EMPTY || value === CLOSED)) throw signalError(value);
+    const ring = this.#ring;
+    if (ring.closed) throw new BusClosedError();
+    return ring.write(value);
   }
 
-  #send(value: T, from: Tap<T> | undefined): number {
-    if (value === EMPTY || value === CLOSED) throw signalError(value as symbol);
+  /** `send`, marked as from `from`, for a tap's own `send`. */
+  #sendFrom(value: T, from: Tap<T>): number {
+    if (typeof value === "symbol" && (value === EMPTY || value === CLOSED)) throw signalError(value);
     const ring = this.#ring;
     if (ring.closed) throw new BusClosedError();
     return ring.write(value, from);
@@ -400,7 +405,7 @@ export class Bus<in out T> {
    */
   tap(fn: (value: T, from: Tap<T> | undefined) => void): Tap<T> {
     return addTap(this.#ring, fn, {
-      send: (value, from) => this.#send(value, from),
+      send: (value, from) => this.#sendFrom(value, from),
       write: (value, options, from) => this.#write(value, options, from),
     });
   }

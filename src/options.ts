@@ -168,7 +168,7 @@ export function resolveBusOptions(options: number | BusOptions | undefined): Res
   if (typeof options !== "object" || isBoxed(options)) {
     return { capacity: checkCapacity(options), overflow: "drop-oldest", replay: false };
   }
-  const own = ownOptions(options, "Bus options", BUS_KEYS);
+  const own = ownOptions(options, "bus options", BUS_KEYS);
   const { capacity = 256, overflow = "drop-oldest", replay = false } = own as BusOptions;
   checkChoice(overflow, "overflow", OVERFLOW_POLICIES);
   if (typeof replay !== "boolean") {
@@ -180,7 +180,7 @@ export function resolveBusOptions(options: number | BusOptions | undefined): Res
 /** Checks `bus.subscribe(options)`; a numeric `from` is checked against the bus by {@linkcode checkFrom}. */
 export function resolveSubscribeOptions(options: SubscribeOptions | undefined): Required<SubscribeOptions> {
   if (options === undefined) return { from: "next", lag: "skip" };
-  const own = ownOptions(options, "Subscribe options", SUBSCRIBE_KEYS);
+  const own = ownOptions(options, "subscribe options", SUBSCRIBE_KEYS);
   const { from = "next", lag = "skip" } = own as SubscribeOptions;
   if (typeof from !== "number") checkChoice(from, "from", FROM_POSITIONS, " or a sequence number");
   checkChoice(lag, "lag", LAG_POLICIES);
@@ -201,7 +201,7 @@ export function checkFrom(from: number, next: number): void {
 /** Checks `bus.write(value, options)` and returns its signal. */
 export function resolveWriteOptions(options: WriteOptions | undefined): AbortSignal | undefined {
   if (options === undefined) return undefined;
-  const { signal } = ownOptions(options, "Write options", WRITE_KEYS) as WriteOptions;
+  const { signal } = ownOptions(options, "write options", WRITE_KEYS) as WriteOptions;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`Invalid signal: ${describe(signal)}; expected an AbortSignal`);
   }
@@ -211,7 +211,7 @@ export function resolveWriteOptions(options: WriteOptions | undefined): AbortSig
 /** Checks `sub.stream(options)` and returns its high-water mark. */
 export function resolveStreamOptions(options: StreamOptions | undefined): number {
   if (options === undefined) return 0;
-  const { highWaterMark = 0 } = ownOptions(options, "Stream options", STREAM_KEYS) as StreamOptions;
+  const { highWaterMark = 0 } = ownOptions(options, "stream options", STREAM_KEYS) as StreamOptions;
   if (typeof highWaterMark !== "number") {
     throw new TypeError(`Invalid highWaterMark: ${describe(highWaterMark)}; expected a non-negative integer`);
   }
@@ -234,15 +234,19 @@ function checkCapacity(capacity: unknown): number {
   return size;
 }
 
-/** An options object's own enumerable properties, once each name has been checked. */
-function ownOptions(options: unknown, what: string, known: readonly string[]): Record<string, unknown> {
+/**
+ * An options object's own enumerable properties, once each name has been
+ * checked: the one rule every options object of the package is read by.
+ * `what` names the object in errors, as in "Invalid bus options".
+ */
+export function ownOptions(options: unknown, what: string, known: readonly string[]): Record<string, unknown> {
   if (typeof options !== "object" || options === null || Array.isArray(options) || isBoxed(options)) {
-    throw new TypeError(`Invalid ${what.toLowerCase()}: ${describe(options)}; expected an object`);
+    throw new TypeError(`Invalid ${what}: ${describe(options)}; expected an object`);
   }
   const own: Record<string, unknown> = {};
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
-      throw new TypeError(`Unknown option in ${what.toLowerCase()}: "${key}"; expected one of ${list(known)}`);
+      throw new TypeError(`Unknown option in ${what}: "${key}"; expected one of ${list(known)}`);
     }
     own[key] = (options as Record<string, unknown>)[key];
   }

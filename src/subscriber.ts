@@ -536,33 +536,31 @@ export class Subscriber<T> implements AsyncIterable<T> {
     this.#settling = true;
     const waiters = this.#waiters;
     const cursor = this.#cursor;
-    try {
-      while (waiters.length !== 0) {
-        const waiter = waiters[0]!;
-        if (typeof waiter === "function") {
-          const state = cursor.poll();
-          if (state === PENDING) break;
-          waiters.shift();
-          waiter(state === READABLE);
-          continue;
-        }
-        let value: T | typeof EMPTY | typeof CLOSED;
-        try {
-          value = cursor.take();
-        } catch (error) {
-          waiters.shift();
-          waiter.reject(error);
-          continue;
-        }
-        if (value === EMPTY) break;
+    // Nothing here throws (a take's LaggedError is caught; settling functions never throw), so no try/finally.
+    while (waiters.length !== 0) {
+      const waiter = waiters[0]!;
+      if (typeof waiter === "function") {
+        const state = cursor.poll();
+        if (state === PENDING) break;
         waiters.shift();
-        if (value !== CLOSED) waiter.resolve(waiter.kind === RECV_KIND ? value : { value, done: false });
-        else if (waiter.kind === RECV_KIND) waiter.reject(new BusClosedError());
-        else waiter.resolve(DONE);
+        waiter(state === READABLE);
+        continue;
       }
-    } finally {
-      this.#settling = false;
+      let value: T | typeof EMPTY | typeof CLOSED;
+      try {
+        value = cursor.take();
+      } catch (error) {
+        waiters.shift();
+        waiter.reject(error);
+        continue;
+      }
+      if (value === EMPTY) break;
+      waiters.shift();
+      if (value !== CLOSED) waiter.resolve(waiter.kind === RECV_KIND ? value : { value, done: false });
+      else if (waiter.kind === RECV_KIND) waiter.reject(new BusClosedError());
+      else waiter.resolve(DONE);
     }
+    this.#settling = false;
     if (waiters.length !== 0) cursor.park(this.#wake!);
   }
 }

@@ -50,14 +50,24 @@ export function serve(handler: Handler): Promise<Served> {
 
 function serveWithNodeHttp(handler: Handler): Promise<Served> {
   const server = createServer(async (req, res) => {
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(req.headers)) {
+      for (const one of Array.isArray(value) ? value : [value ?? ""]) headers.append(name, one);
+    }
     const chunks: Uint8Array[] = [];
     for await (const chunk of req) chunks.push(chunk);
     const body = req.method === "GET" || req.method === "HEAD" ? undefined : new Blob(chunks as BlobPart[]);
-    const response = await handler(new Request(`http://127.0.0.1${req.url}`, { method: req.method, body }));
+    const response = await handler(new Request(`http://127.0.0.1${req.url}`, { method: req.method, headers, body }));
     res.writeHead(response.status, Object.fromEntries(response.headers));
-    const reader = response.body!.getReader();
-    res.on("close", () => void reader.cancel());
-    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) res.write(chunk.value);
+    if (response.body === null) return void res.end();
+    const reader = response.body.getReader();
+    res.on("close", () => void reader.cancel().catch(() => {}));
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      // Backpressure: a slow client stops the reads, as it does on Deno and Bun, so the bus sees it lag.
+      if (!res.write(chunk.value) && !res.destroyed) {
+        await new Promise((resume) => res.once("drain", resume).once("close", resume));
+      }
+    }
     res.end();
   });
   return new Promise((resolve) => {

@@ -16,7 +16,8 @@ function events(response: Response): { data: unknown[]; stop(): Promise<void> } 
       for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
         const event = buffer.slice(0, end);
         buffer = buffer.slice(end + 2);
-        if (event.startsWith("data: ")) data.push(JSON.parse(event.slice(6)));
+        const line = event.split("\n").find((field) => field.startsWith("data: ")); // comments have none
+        if (line !== undefined) data.push(JSON.parse(line.slice(6)));
       }
     }
   })().catch(() => {});

@@ -6,14 +6,14 @@ const read = (path: string): string => readFileSync(new URL(`../${path}`, import
 const manifest = (path: string): { name: string; version: string; exports: unknown } => JSON.parse(read(path));
 
 describe("project", () => {
-  it("deno.json, jsr.json and package.json agree on name and version, and export mod.ts and nats.ts", () => {
+  it("deno.json, jsr.json and package.json agree on name and version, and export mod.ts, nats.ts and sse.ts", () => {
     const deno = manifest("deno.json");
     const jsr = manifest("jsr.json");
     const npm = manifest("package.json");
     assert.equal(deno.name, "@ron/bus");
     assert.deepEqual([jsr.name, npm.name], [deno.name, deno.name]);
     assert.deepEqual([jsr.version, npm.version], [deno.version, deno.version]);
-    const exports = { ".": "./mod.ts", "./nats": "./nats.ts" };
+    const exports = { ".": "./mod.ts", "./nats": "./nats.ts", "./sse": "./sse.ts" };
     assert.deepEqual(deno.exports, exports);
     assert.deepEqual(jsr.exports, exports);
     assert.deepEqual(npm.exports, exports);
@@ -22,7 +22,7 @@ describe("project", () => {
   it("publishes every entry module it exports", () => {
     const deno: { publish: { include: string[] } } = JSON.parse(read("deno.json"));
     const jsr: { publish: { include: string[] } } = JSON.parse(read("jsr.json"));
-    for (const entry of ["mod.ts", "nats.ts"]) {
+    for (const entry of ["mod.ts", "nats.ts", "sse.ts"]) {
       assert.ok(deno.publish.include.includes(entry), `deno.json publishes ${entry}`);
       assert.ok(jsr.publish.include.includes(entry), `jsr.json publishes ${entry}`);
     }

@@ -34,21 +34,11 @@ import { fileURLToPath } from "node:url";
 import process from "node:process";
 import * as esbuild from "esbuild";
 import { type Browser, chromium } from "playwright-core";
+import { CHROMIUM, CHROMIUM_FLAGS } from "./_chromium.ts";
 import type { PageMessage } from "./page.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const here = "tests/browser";
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-/** Flags from the machine notes: without the background-networking ones, Chromium keeps dialling a closed network. */
-const CHROMIUM_FLAGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 /** The whole browser run, from launch to the last test; the suite takes seconds. */
 const DEADLINE_MS = 300_000;
 /** The runtime modules a browser test may import: the shims below stand in for them. */
@@ -336,7 +326,7 @@ async function main(): Promise<number> {
 
   const { server, url } = await serve(new Map([...suiteRoutes(assets, files), ...readme.routes]));
   started = performance.now();
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_FLAGS] });
   console.log(`  Chromium ${browser.version()} started in ${seconds(started)}, page at ${url}`);
   started = performance.now();
   const tally: Tally = { passed: 0, failed: [], skipped: 0, todo: 0, isolated: undefined };

@@ -1,6 +1,6 @@
 /**
  * `node:test` in the browser, for the suite's own files: `describe`, `it` and
- * `test`, with the `skip` and `todo` options, run in order and reported one
+ * `test`, with the `skip`, `todo` and `timeout` options, run in order and reported one
  * event at a time. No npm package offers `node:test` for browsers (the `test`
  * package is Node's own runner and needs `fs` and `child_process`; mocha, uvu
  * and tape have other APIs), so this is only what our tests call. Anything
@@ -16,6 +16,8 @@ export interface TestOptions {
   skip?: boolean | string;
   /** Marks the test as unfinished: it runs, and a failure does not count. */
   todo?: boolean | string;
+  /** Fails the test if it runs longer, in milliseconds. */
+  timeout?: number;
 }
 
 /** A test or suite body. The shim passes no `TestContext`, so a body takes no parameter. */
@@ -33,11 +35,12 @@ interface Node {
   skip: string | undefined;
   todo: string | undefined;
   fn: TestFn | undefined;
+  timeout: number | undefined;
   /** Undefined for a test; the registered children for a suite. */
   children: Node[] | undefined;
 }
 
-const KNOWN_OPTIONS = new Set(["skip", "todo"]);
+const KNOWN_OPTIONS = new Set(["skip", "todo", "timeout"]);
 
 let root: Node[] = [];
 let current: Node[] = root;
@@ -63,6 +66,7 @@ function declare(kind: "suite" | "test", name: string, a?: TestOptions | TestFn,
     skip: reason(options.skip, "skipped"),
     todo: reason(options.todo, "todo"),
     fn,
+    timeout: options.timeout,
     children: kind === "suite" ? [] : undefined,
   };
   current.push(node);
@@ -128,11 +132,21 @@ async function runNodes(
     }
     await report({ type: "start", name });
     const started = performance.now();
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await node.fn?.();
+      const running = Promise.resolve(node.fn?.());
+      const limit = node.timeout;
+      await (limit === undefined ? running : Promise.race([
+        running,
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`test timed out after ${limit} ms`)), limit);
+        }),
+      ]));
       await report({ type: "pass", name, ms: performance.now() - started, todo });
     } catch (error) {
       await report({ type: "fail", name, ms: performance.now() - started, error: describeError(error), todo });
+    } finally {
+      clearTimeout(timer);
     }
   }
 }
