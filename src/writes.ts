@@ -40,7 +40,8 @@ export interface WriteTarget<T> {
 
 /** Throws the TypeError of a send or write of `EMPTY` or `CLOSED`, which no bus carries. */
 export function checkValue(value: unknown): void {
-  if (value === EMPTY || value === CLOSED) {
+  // The symbol test first: most values are not symbols, so the two signals are rarely even loaded.
+  if (typeof value === "symbol" && (value === EMPTY || value === CLOSED)) {
     throw new TypeError(
       `Invalid value: ${
         describe(value)

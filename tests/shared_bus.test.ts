@@ -516,19 +516,19 @@ describe("SharedBus.write()", () => {
     // A codec whose encode sends on another view takes the room between the write's look and its claim: the
     // race of two threads, made to happen on one. It fires for the first write as it is made, and for the
     // second as it leaves the queue.
-    let other: SharedBus<number>;
+    const views: { other?: SharedBus<number> } = {};
     const thieves = new Map([[1, 101], [2, 102]]);
     const codec: SharedCodec<number> = {
       encode: (n) => {
         const thief = thieves.get(n);
         thieves.delete(n);
-        if (thief !== undefined) other.send(thief);
+        if (thief !== undefined) views.other!.send(thief);
         return new Uint8Array([n]);
       },
       decode: (bytes) => bytes[0],
     };
     const bus = new SharedBus<number>({ codec, capacity: 1, overflow: "wait" });
-    other = elsewhere(bus, codec);
+    const other = views.other = elsewhere(bus, codec);
     const sub = other.subscribe();
     const first = bus.write(1);
     const second = bus.write(2);
