@@ -563,7 +563,7 @@ export class SharedRing<T> {
     const entry = this.#tableWord + index * ENTRY_WORDS;
     Atomics.store(words, entry + ENTRY_CURSOR, position | 0);
     wake(words, PRODUCERS_ASLEEP, ROOM_SIGNAL);
-    this.moved();
+    if (this.#openReady !== undefined || this.#openRoom !== undefined) this.moved();
     return Atomics.load(words, entry + ENTRY_STATE) === state;
   }
 
