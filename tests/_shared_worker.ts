@@ -1,6 +1,6 @@
 /**
  * The worker side of the concurrent law suite (`shared_threads.test.ts`):
- * reads or sends on a `SharedBus` it attaches to, checking every value as it
+ * reads, sends or writes on a `SharedBus` it attaches to, checking every value as it
  * goes, and replies with what it counted.
  *
  * Values carry their producer `p`, that producer's count `n` of values the

@@ -1,9 +1,12 @@
 /**
  * The concurrent law suite: a `SharedBus` read by three real workers (one
  * reading in batches after `await`, one blocking in `waitSync`, one value at
- * a time through `for await` with `lag: "error"`, two of them slowed down on purpose), fed by one
- * producer on the main thread or by three producer workers, under each
- * overflow policy and codec, many times, each run under a watchdog. Every
+ * a time through `for await` with `lag: "error"`, two of them slowed down
+ * on purpose), fed by one producer on the main thread or by three at once
+ * (the main thread and two workers), under each overflow policy and codec,
+ * and under `"wait"` by six writers on those three threads through
+ * `write()`, none of which may meet `BusFullError`; many times, each run
+ * under a watchdog. Every
  * value carries its producer, that producer's count and a check, so each
  * reader proves order, no torn value, and (with one producer, whose count
  * is the bus's sequence number) that every jump equals the growth of
