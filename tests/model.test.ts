@@ -76,7 +76,13 @@ async function checkFreed(runs: [BusModel, Real, WatchedBoxes][]): Promise<void>
   runs.forEach(([model, , boxes], i) => {
     const held = new Set([...model.log.filter((_, seq) => model.mayHold(seq)), ...model.waitingWrites()]);
     const alive = [...boxes.refs].filter(([n, ref]) => !held.has(n) && ref.deref() !== undefined).map(([n]) => n);
-    assert.deepEqual(alive, [], `bus ${i} still references values it should have let go of (it may hold ${[...held]})`);
+    const getters = alive.filter((n) => Object.getOwnPropertyDescriptor(boxes.refs.get(n)!.deref()!, "then"));
+    assert.deepEqual(
+      alive,
+      [],
+      `bus ${i} still references values it should have let go of (it may hold ${[...held]}; of those alive, ` +
+        `${getters.length === 0 ? "none" : getters.join(", ")} had a then getter)`,
+    );
   });
 }
 
