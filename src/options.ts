@@ -164,8 +164,9 @@ export interface ResolvedBusOptions {
 /** Checks `new Bus(options)`; a bare number is shorthand for `{ capacity }`. */
 export function resolveBusOptions(options: number | BusOptions | undefined): ResolvedBusOptions {
   if (options === undefined) return { capacity: 256, overflow: "drop-oldest", replay: false };
-  // The only primitive accepted is a capacity, so "256", or a boxed 256, gets the capacity's error.
-  if (typeof options !== "object" || isBoxed(options)) {
+  // The only primitive accepted is a capacity, so "256", or a boxed 256, gets the capacity's error; a function is
+  // neither, and gets the options' error.
+  if ((typeof options !== "object" && typeof options !== "function") || isBoxed(options)) {
     return { capacity: checkCapacity(options), overflow: "drop-oldest", replay: false };
   }
   const own = ownOptions(options, "bus options", BUS_KEYS);

@@ -106,6 +106,12 @@ describe("new Bus() with bad options", () => {
     assertStillWorks(bus);
   });
 
+  it("new Bus(() => 256) throws TypeError naming the options and the function: only a primitive is a capacity", () => {
+    const bus = witness();
+    assertError(() => new Bus((() => 256) as unknown as BusOptions), TypeError, /options/, /256/, /object/);
+    assertStillWorks(bus);
+  });
+
   for (const overflow of ["drop-all", "Wait", "", null, 1]) {
     it(`new Bus({ overflow: ${JSON.stringify(overflow)} }) throws TypeError listing the policies`, () => {
       const bus = witness();

@@ -12,6 +12,16 @@ describe("construction", () => {
     assert.equal(bus.subscriberCount, 0);
   });
 
+  it("new Bus() has replay off by default, in every form of its options", () => {
+    for (const bus of [new Bus<number>(), new Bus<number>(8), new Bus<number>({}), new Bus<number>({ capacity: 8 })]) {
+      bus.send(1);
+      const late = bus.subscribe({ from: "oldest" });
+      assert.equal(late.tryRecv(), EMPTY, "a value sent while nobody listened is not replayed");
+      bus.send(2);
+      assert.equal(late.tryRecv(), 2);
+    }
+  });
+
   it("new Bus() rounds the capacity up to a power of two", () => {
     assert.deepEqual([1, 2, 3, 5, 255, 256, 257, 1000].map((capacity) => new Bus({ capacity }).capacity), [
       1,

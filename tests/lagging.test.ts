@@ -67,6 +67,26 @@ describe("lag: 'skip'", () => {
     assert.equal(bus.stats().dropped, 3);
   });
 
+  it("forgets a lagged subscriber that leaves without reading: from 'oldest' replays nothing everyone has read", () => {
+    for (const leave of ["close", "cancel", "releaseLock"] as const) {
+      const bus = new Bus<number>(4);
+      const lagger = bus.subscribe();
+      const reader = bus.subscribe();
+      for (let i = 0; i < 10; i++) {
+        bus.send(i);
+        assert.equal(reader.tryRecv(), i);
+      }
+      lagger[leave]();
+      assert.equal(bus.subscriberCount, 1, leave);
+      const late = bus.subscribe({ from: "oldest" });
+      assert.deepEqual(take(late), [], leave);
+      late.close();
+      for (let i = 10; i < 20; i++) bus.send(i);
+      assert.deepEqual(take(reader), [16, 17, 18, 19], leave);
+      assert.deepEqual([reader.missed, bus.stats().dropped], [6, 6], `${leave}: only the reader's own gap counts`);
+    }
+  });
+
   it("counts, for a subscriber that keeps up, nothing", () => {
     const bus = new Bus<number>(4);
     const sub = bus.subscribe();

@@ -64,6 +64,20 @@ describe("memory", { skip: !canCollect && "no garbage collector exposed" }, () =
     await collectGarbage();
     assert.equal(ref.deref(), undefined);
   });
+  it("a subscriber closed with several reads parked becomes collectable before anything else is sent", async () => {
+    const bus = new Bus<number>();
+    const keep = bus.subscribe();
+    let sub: ReturnType<typeof bus.subscribe> | undefined = bus.subscribe();
+    const pending = [sub.recv().catch(() => "closed"), sub.wait(), sub.read(), keep.recv()];
+    const ref = new WeakRef(sub);
+    sub.close();
+    sub = undefined;
+    assert.deepEqual(await Promise.all(pending.slice(0, 3)), ["closed", false, { value: undefined, done: true }]);
+    await collectGarbage();
+    assert.equal(ref.deref(), undefined);
+    bus.send(1);
+    assert.equal(await pending[3], 1, "the subscriber that stayed still wakes");
+  });
 });
 
 describe("churn", () => {

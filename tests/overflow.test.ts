@@ -106,6 +106,57 @@ describe("overflow: 'wait'", () => {
     assert.deepEqual(take(reader), [2]);
   });
 
+  it("lets a drain callback use the room its reads made while a producer awaits ready", async () => {
+    const bus = new Bus<number>({ capacity: 2, overflow: "wait" });
+    const sub = bus.subscribe();
+    bus.send(0);
+    bus.send(1);
+    let woken = false;
+    const ready = bus.ready.then(() => woken = true);
+    const seen: number[] = [];
+    const sent: number[] = [];
+    const count = sub.drain((value) => {
+      seen.push(value);
+      void bus.ready; // asks whether there is room from inside the drain
+      sent.push(bus.send(value + 2));
+    });
+    assert.equal(count, 2);
+    assert.deepEqual(seen, [0, 1]);
+    assert.deepEqual(sent, [1, 1]);
+    await ready;
+    assert.equal(woken, true);
+    assert.deepEqual(take(sub), [2, 3], "each value sent from the callback is kept, in order");
+    assert.deepEqual(bus.stats(), { capacity: 2, subscribers: 1, sent: 4, dropped: 0, discarded: 0, blocked: 0 });
+  });
+
+  it("refuses a drain callback's send while another subscriber still holds the slot, and frees it when that one reads", async () => {
+    const bus = new Bus<number>({ capacity: 2, overflow: "wait" });
+    const sub = bus.subscribe();
+    const other = bus.subscribe();
+    bus.send(0);
+    bus.send(1);
+    const ready = bus.ready;
+    const errors: unknown[] = [];
+    assert.equal(
+      sub.drain(() => {
+        try {
+          bus.send(9);
+        } catch (error) {
+          errors.push(error);
+        }
+      }),
+      2,
+    );
+    assert.equal(errors.length, 2);
+    assert.ok(errors.every((error) => error instanceof BusFullError));
+    assert.equal(bus.stats().blocked, 2);
+    assert.equal(other.tryRecv(), 0);
+    await ready;
+    assert.equal(bus.send(2), 2);
+    assert.deepEqual(take(other), [1, 2]);
+    assert.deepEqual(take(sub), [2]);
+  });
+
   it("delivers everything to a slow consumer: nothing is lost", async () => {
     const bus = new Bus<number>({ capacity: 4, overflow: "wait" });
     const sub = bus.subscribe();

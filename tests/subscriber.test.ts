@@ -105,6 +105,139 @@ describe("Subscriber.drain()", () => {
     assert.equal(sub.missed, 3);
   });
 
+  it("stops before the next value when one send from fn overwrites it, and counts that one miss", () => {
+    const bus = new Bus<number>(4);
+    const sub = bus.subscribe();
+    for (let i = 0; i < 4; i++) bus.send(i);
+    const seen: number[] = [];
+    // After value 0 is read the ring holds 1-3 and has one free slot: the first send fills it, the second overwrites 1.
+    assert.equal(
+      sub.drain((value) => {
+        seen.push(value);
+        if (value === 0) {
+          bus.send(4);
+          bus.send(5);
+        }
+      }),
+      1,
+    );
+    assert.deepEqual(seen, [0]);
+    assert.equal(sub.missed, 0, "the gap is counted when a read discovers it");
+    assert.deepEqual(take(sub), [2, 3, 4, 5]);
+    assert.equal(sub.missed, 1);
+    assert.equal(bus.stats().dropped, 1);
+  });
+
+  it("goes on when a send from fn fills the room its own reads made, under every policy", () => {
+    for (const overflow of ["drop-oldest", "drop-newest", "wait"] as const) {
+      const bus = new Bus<number>({ capacity: 4, overflow });
+      const sub = bus.subscribe();
+      for (let i = 0; i < 4; i++) bus.send(i);
+      const seen: number[] = [];
+      const sent: number[] = [];
+      const count = sub.drain((value) => {
+        seen.push(value);
+        if (value === 0) sent.push(bus.send(4));
+      });
+      assert.equal(count, 4, overflow);
+      assert.deepEqual(seen, [0, 1, 2, 3], overflow);
+      assert.deepEqual(sent, [1], overflow);
+      assert.deepEqual(take(sub), [4], overflow);
+      assert.deepEqual([sub.missed, bus.stats().discarded, bus.stats().blocked], [0, 0, 0], overflow);
+    }
+  });
+
+  it("goes on when a send from fn overwrites another subscriber's unread value, not its own", () => {
+    const bus = new Bus<number>(4);
+    const sub = bus.subscribe();
+    const slow = bus.subscribe();
+    for (let i = 0; i < 4; i++) bus.send(i);
+    const seen: number[] = [];
+    assert.equal(
+      sub.drain((value) => {
+        seen.push(value);
+        if (value === 0) bus.send(4);
+      }),
+      4,
+    );
+    assert.deepEqual(seen, [0, 1, 2, 3]);
+    assert.deepEqual(take(sub), [4]);
+    assert.equal(sub.missed, 0);
+    assert.deepEqual(take(slow), [1, 2, 3, 4]);
+    assert.equal(slow.missed, 1);
+  });
+
+  it("goes on when fn subscribes someone else", () => {
+    const bus = new Bus<number>(4);
+    const sub = bus.subscribe();
+    for (let i = 0; i < 4; i++) bus.send(i);
+    const seen: number[] = [];
+    const joined: Subscriber<number>[] = [];
+    assert.equal(
+      sub.drain((value) => {
+        seen.push(value);
+        if (value === 0) joined.push(bus.subscribe(), bus.subscribe({ from: "oldest" }));
+      }),
+      4,
+    );
+    assert.deepEqual(seen, [0, 1, 2, 3]);
+    bus.send(4);
+    assert.deepEqual(take(joined[0]), [4]);
+    assert.deepEqual(take(joined[1]), [1, 2, 3, 4], "from the oldest value sub had not read when it joined");
+  });
+
+  it("goes on when fn refills the ring to the brim and then subscribes, or meets a full ring that overwrites nothing", () => {
+    for (const overflow of ["drop-oldest", "drop-newest", "wait"] as const) {
+      const bus = new Bus<number>({ capacity: 4, overflow });
+      const sub = bus.subscribe();
+      for (let i = 0; i < 4; i++) bus.send(i);
+      const seen: number[] = [];
+      const outcomes: unknown[] = [];
+      const count = sub.drain((value) => {
+        seen.push(value);
+        if (value !== 0) return;
+        outcomes.push(bus.send(4)); // fills the slot value 0 left: the next value, 1, is now the oldest retained
+        outcomes.push(bus.subscribe().tryRecv());
+        if (overflow === "drop-oldest") return; // a send would overwrite 1 here, which does stop the drain
+        try {
+          outcomes.push(bus.send(5));
+        } catch (error) {
+          outcomes.push((error as Error).name);
+        }
+      });
+      assert.equal(count, 4, overflow);
+      assert.deepEqual(seen, [0, 1, 2, 3], overflow);
+      const refused = { "drop-oldest": [], "drop-newest": [0], "wait": ["BusFullError"] }[overflow];
+      assert.deepEqual(outcomes, [1, EMPTY, ...refused], overflow);
+      assert.deepEqual(take(sub), [4], overflow);
+    }
+  });
+
+  it("ends for good when fn closes the subscriber and then sends into a full ring", () => {
+    const bus = new Bus<number>(2);
+    const sub = bus.subscribe();
+    const other = bus.subscribe();
+    bus.send(0);
+    bus.send(1);
+    const seen: number[] = [];
+    assert.equal(
+      sub.drain((value) => {
+        seen.push(value);
+        sub.close();
+        bus.send(2); // overwrites 0, which other has not read
+      }),
+      1,
+    );
+    assert.deepEqual(seen, [0]);
+    assert.equal(sub.tryRecv(), CLOSED);
+    assert.equal(sub.drain(() => assert.fail("an ended subscriber delivers nothing")), 0);
+    assert.equal(bus.subscriberCount, 1);
+    assert.equal(bus.send(3), 1);
+    assert.deepEqual(take(other), [2, 3]);
+    assert.equal(other.missed, 2);
+    assert.equal(bus.stats().dropped, 2);
+  });
+
   it("counts each value as read before fn runs, so a send from fn finds room under every policy", () => {
     for (const overflow of ["drop-oldest", "drop-newest", "wait"] as const) {
       const bus = new Bus<number>({ capacity: 1, overflow });
@@ -225,6 +358,19 @@ describe("for await (const value of subscriber)", () => {
     const seen: number[] = [];
     for await (const value of sub) seen.push(value);
     assert.deepEqual(seen, [0, 1, 2]);
+  });
+
+  it("gets an iterator that is itself async-iterable, so it can be handed to code that iterates", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    const iterator = sub[Symbol.asyncIterator]();
+    assert.equal(iterator[Symbol.asyncIterator](), iterator);
+    bus.send(1);
+    bus.send(2);
+    bus.close();
+    const seen: number[] = [];
+    for await (const value of iterator) seen.push(value);
+    assert.deepEqual(seen, [1, 2]);
   });
 
   it("unsubscribes on break", async () => {
