@@ -1,31 +1,55 @@
 // StrykerJS configuration for `npm run mutation` (see testing/mutation/README.md).
 // Stryker 9.6.1: version 10 needs Node 22, and CI runs Node 20.
 
-/** Test files that cannot see a change in src/, or that run their code outside this Node process's reach. */
-const IGNORED_TESTS = [
-  // Reads the manifests and the README.
-  "tests/project.test.ts",
-  // Serves examples/sse.ts from a child process, which Stryker's mutant switch does not reach.
-  "tests/sse.test.ts",
-];
+import { readdirSync } from "node:fs";
+import process from "node:process";
+
+/**
+ * Each area mutates its files against the test files of its concept, so a mutant in the core must be caught by the
+ * core's own tests, and one area's report can be redone alone: `MUTATION_AREA=nats npm run mutation`. Every file of
+ * src/ belongs to exactly one area (the globs), so a file another issue adds is mutated without a config change.
+ */
+const TESTS = readdirSync(new URL("../../tests", import.meta.url)).filter((name) => name.endsWith(".test.ts"));
+const testsOf = (pick) => TESTS.filter(pick).map((name) => `tests/${name}`);
+/** Read the manifests, the README and the published file list: no change in src/ can reach them. */
+const UNREACHABLE = ["project.test.ts", "published.test.ts"];
+/** Takes seconds to allocate the largest ring; the capacity bound's checks are in bad_input.test.ts. */
+const SLOW = ["max_capacity.test.ts"];
+const SSE = ["sse.test.ts", "event_stream.test.ts", "nats_sse.test.ts"];
+
+const AREAS = {
+  core: {
+    mutate: ["src/*.ts"],
+    tests: testsOf((name) =>
+      !name.startsWith("nats_") && !name.startsWith("shared_") && !SSE.includes(name) && !UNREACHABLE.includes(name) &&
+      !SLOW.includes(name)
+    ),
+  },
+  shared: { mutate: ["src/shared/**/*.ts"], tests: testsOf((name) => name.startsWith("shared_")) },
+  nats: { mutate: ["src/nats/**/*.ts"], tests: testsOf((name) => name.startsWith("nats_")) },
+  sse: { mutate: ["src/sse/**/*.ts"], tests: testsOf((name) => SSE.includes(name)) },
+};
+const area = process.env.MUTATION_AREA ?? "core";
+if (!(area in AREAS)) throw new TypeError(`Unknown MUTATION_AREA: ${area}; expected one of ${Object.keys(AREAS)}`);
 
 /** @type {import("@stryker-mutator/api/core").PartialStrykerOptions} */
 export default {
-  // Every file of src/, so a file another issue adds is mutated without a config change. Type-only files give no
-  // mutants.
-  mutate: ["src/**/*.ts"],
+  mutate: AREAS[area].mutate,
   // The tap runner runs each test file in its own Node process (node:test reports TAP), and knows which files reach
   // which mutant: a mutant runs only the files that execute its code, not the whole suite. The Deno suite under the
   // command runner took 17 minutes for five files; every file of src/ that way would take hours on two cores.
   testRunner: "tap",
   tap: {
-    testFiles: ["tests/*.test.ts", ...IGNORED_TESTS.map((file) => `!${file}`)],
+    testFiles: AREAS[area].tests,
     // tsx runs the TypeScript; --expose-gc for the leak tests; TAP whatever stdout is.
     nodeArgs: ["-r", "{{hookFile}}", "--import", "tsx", "--expose-gc", "--test-reporter=tap", "{{testFile}}"],
     // Stop a file at its first failing test: the mutant is killed.
     forceBail: true,
   },
   coverageAnalysis: "perTest",
+  // A rerun after a change redoes only the mutants whose code or covering test files changed.
+  incremental: true,
+  incrementalFile: `testing/mutation/report/${area}.incremental.json`,
   // Two cores: two test processes at a time.
   concurrency: 2,
   // A mutant whose run takes more than 2x the dry run + 20 s counts as timed out, which Stryker counts as killed (an
@@ -33,10 +57,10 @@ export default {
   timeoutFactor: 2,
   timeoutMS: 20_000,
   reporters: ["html", "json", "progress", "clear-text"],
-  htmlReporter: { fileName: "testing/mutation/report/mutation.html" },
-  jsonReporter: { fileName: "testing/mutation/report/mutation.json" },
+  htmlReporter: { fileName: `testing/mutation/report/${area}.html` },
+  jsonReporter: { fileName: `testing/mutation/report/${area}.json` },
   clearTextReporter: { allowColor: false, logTests: false },
-  tempDirName: ".stryker-tmp",
+  tempDirName: `.stryker-tmp/${area}`,
   // The sandbox needs src/, tests/, soak/ (the chaos test runs a short soak), the entry points and the manifests.
   ignorePatterns: ["bench", "examples", "testing", ".ci", "*.cpuprofile", "prof"],
 };
