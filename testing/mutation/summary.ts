@@ -1,9 +1,10 @@
 /**
- * Writes `testing/mutation/SUMMARY.md` from a Stryker JSON report and the
- * list of judged survivors in `testing/mutation/equivalents.json`.
+ * Writes `testing/mutation/SUMMARY.md` from Stryker's JSON reports (one per
+ * area: `report/<area>.json`) and the list of judged survivors in
+ * `testing/mutation/equivalents.json`.
  *
  * ```sh
- * node --import tsx testing/mutation/summary.ts [report.json] [--out SUMMARY.md] [--candidates]
+ * node --import tsx testing/mutation/summary.ts [report.json ...] [--out SUMMARY.md] [--candidates]
  * ```
  *
  * `npm run mutation` runs it after Stryker; run it alone to re-read an
@@ -23,10 +24,13 @@
  * @module
  */
 
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { relative } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+
+/** The areas `stryker.config.mjs` knows, in the order `run.ts` runs them. */
+const AREAS = ["core", "shared", "nats", "sse"];
 
 /** One judged survivor, as written in `equivalents.json`. */
 interface Equivalent {
@@ -46,7 +50,6 @@ interface Equivalent {
 /** The parts of Stryker's JSON report (mutation-testing-report-schema) read here. */
 interface Report {
   files: Record<string, { source: string; mutants: ReportMutant[] }>;
-  config?: { commandRunner?: { command?: string } };
 }
 
 interface ReportMutant {
@@ -250,7 +253,7 @@ function describeEntry(entry: Equivalent): string {
 
 /** The Markdown summary. */
 function render(
-  options: { date: Date; command: string | undefined; report: string },
+  options: { dates: Map<string, Date>; reports: string[] },
   mutants: readonly Mutant[],
   matching: Matching,
 ): string {
@@ -259,13 +262,16 @@ function render(
   const out: string[] = [];
   out.push("# Mutation testing summary", "");
   out.push(
-    `Written by \`testing/mutation/summary.ts\` from \`${options.report}\` and ` +
+    `Written by \`testing/mutation/summary.ts\` from ${options.reports.map(code).join(", ")} and ` +
       "[`equivalents.json`](equivalents.json); do not edit by hand.",
     "",
   );
-  out.push(`- Date: ${options.date.toISOString().slice(0, 16).replace("T", " ")} UTC`);
-  out.push("- Command: `npm run mutation` (StrykerJS 9.6.1, config `testing/mutation/stryker.config.mjs`)");
-  if (options.command !== undefined) out.push(`- Tests run per mutant: \`${options.command}\``);
+  const when = (date: Date) => `${date.toISOString().slice(0, 16).replace("T", " ")} UTC`;
+  out.push(`- Run: ${[...options.dates].map(([report, date]) => `${report} ${when(date)}`).join("; ")}`);
+  out.push(
+    "- Command: `npm run mutation` (StrykerJS 9.6.1 and its tap runner, config `testing/mutation/stryker.config.mjs`; " +
+      "each mutant runs, in Node, the test files of its area that reach its code, stopping at the first failure)",
+  );
   out.push(
     "- Score: killed and timed-out mutants over all valid mutants except those listed as equivalent or " +
       `performance-only; the target is ${TARGET}% per file. Stryker's own score, counting every survivor, is beside it.`,
@@ -352,26 +358,30 @@ function candidates(report: Report, mutants: readonly Mutant[], matching: Matchi
 
 function main(args: string[]): void {
   const here = fileURLToPath(new URL(".", import.meta.url));
-  let reportPath = `${here}report/mutation.json`;
+  const reportPaths: string[] = [];
   let outPath = `${here}SUMMARY.md`;
   let printCandidates = false;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === "--out") outPath = args[++i];
     else if (args[i] === "--candidates") printCandidates = true;
     else if (args[i].startsWith("--")) throw new TypeError(`Unknown flag: ${args[i]}`);
-    else reportPath = args[i];
+    else reportPaths.push(args[i]);
   }
-  const report: Report = JSON.parse(readFileSync(reportPath, "utf8"));
+  if (reportPaths.length === 0) {
+    for (const area of AREAS) {
+      if (existsSync(`${here}report/${area}.json`)) reportPaths.push(`${here}report/${area}.json`);
+    }
+  }
+  if (reportPaths.length === 0) throw new Error(`No report in ${here}report/: run npm run mutation first`);
+  const report: Report = { files: {} };
+  for (const path of reportPaths) Object.assign(report.files, (JSON.parse(readFileSync(path, "utf8")) as Report).files);
   const entries: Equivalent[] = JSON.parse(readFileSync(`${here}equivalents.json`, "utf8"));
   const mutants = readMutants(report);
   const matching = match(entries, mutants);
   const root = fileURLToPath(new URL("../..", import.meta.url));
+  const reports = reportPaths.map((path) => relative(root, path));
   const summary = render(
-    {
-      date: statSync(reportPath).mtime,
-      command: report.config?.commandRunner?.command,
-      report: relative(root, reportPath),
-    },
+    { dates: new Map(reportPaths.map((path, i) => [reports[i], statSync(path).mtime])), reports },
     mutants,
     matching,
   );
