@@ -43,6 +43,22 @@ describe("Bus.tap()", () => {
     assert.deepEqual(seen, [1, 1, 2]);
   });
 
+  it("closing one tap leaves every other tap in place, in order", () => {
+    const bus = new Bus<number>();
+    const seen: string[] = [];
+    const a = bus.tap((n) => seen.push(`a${n}`));
+    const b = bus.tap((n) => seen.push(`b${n}`));
+    const c = bus.tap((n) => seen.push(`c${n}`));
+    bus.send(1);
+    b.close();
+    bus.send(2);
+    a.close();
+    bus.send(3);
+    c.close();
+    bus.send(4);
+    assert.deepEqual(seen, ["a1", "b1", "c1", "a2", "c2", "c3"]);
+  });
+
   it("a throwing tap does not stop the others or unsend the value; send rethrows the first error", () => {
     const bus = new Bus<number>();
     const sub = bus.subscribe();
