@@ -63,6 +63,7 @@ export default {
   jsonReporter: { fileName: `testing/mutation/report/${area}.json` },
   clearTextReporter: { allowColor: false, logTests: false },
   tempDirName: `.stryker-tmp/${area}`,
-  // The sandbox needs src/, tests/, soak/ (the chaos test runs a short soak), the entry points and the manifests.
-  ignorePatterns: ["bench", "examples", "testing", ".ci", "*.cpuprofile", "prof"],
+  // The sandbox needs src/, tests/, soak/ (the chaos test runs a short soak), examples/ (the SSE tests serve them), the
+  // entry points and the manifests.
+  ignorePatterns: ["bench", "testing", ".ci", "*.cpuprofile", "prof"],
 };
