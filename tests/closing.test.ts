@@ -81,6 +81,40 @@ describe("Bus.close()", () => {
     assert.equal(sub.tryRecv(), 1);
   });
 
+  it("ends parked readers in the order they parked, not the order they subscribed", async () => {
+    const bus = new Bus<number>();
+    const first = bus.subscribe();
+    const second = bus.subscribe();
+    const ended: string[] = [];
+    const parked = [
+      second.recv().catch(() => ended.push("second")),
+      first.recv().catch(() => ended.push("first")),
+    ];
+    await tick();
+    bus.close();
+    await Promise.all(parked);
+    assert.deepEqual(ended, ["second", "first"]);
+  });
+
+  it("called again from a drain callback on the last value, changes nothing", () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    bus.send(1);
+    bus.send(2);
+    bus.close();
+    const counts: number[] = [];
+    const read = sub.drain((value) => {
+      if (value !== 2) return;
+      counts.push(bus.subscriberCount);
+      bus.close();
+      counts.push(bus.subscriberCount);
+    });
+    assert.equal(read, 2);
+    assert.deepEqual(counts, [1, 1], "the second close() ends nobody");
+    assert.equal(bus.subscriberCount, 0, "the subscriber ends once its drain read the last value");
+    assert.equal(sub.tryRecv(), CLOSED);
+  });
+
   it("makes subscribe() return a subscriber that has already ended", async () => {
     const bus = new Bus<number>();
     bus.close();

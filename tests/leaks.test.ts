@@ -207,4 +207,26 @@ describe("the heap", { skip }, () => {
     assert.ok(after - warm < 512 * 1024, `heap grew by ${((after - warm) / 1024).toFixed(0)} KB after warm-up`);
     assert.equal(bus.subscriberCount, subs.length);
   });
+
+  it("stays flat while subscribers come and go one at a time", async () => {
+    const bus = new Bus<number>(8);
+    const keep = bus.subscribe();
+    const churn = async (rounds: number) => {
+      for (let r = 0; r < rounds; r++) {
+        bus.subscribe().close(); // the newest subscriber leaves, each time
+        bus.send(r);
+        if (r % 1000 === 0) await macrotask();
+      }
+      keep.drain(() => {});
+    };
+    await churn(2_000);
+    await collect();
+    const warm = heapUsed();
+    await churn(20_000);
+    await collect();
+    const after = heapUsed();
+    // 20,000 subscribers went through: a small object kept per subscriber would pass 512 KB.
+    assert.ok(after - warm < 512 * 1024, `heap grew by ${((after - warm) / 1024).toFixed(0)} KB after warm-up`);
+    assert.equal(bus.subscriberCount, 1);
+  });
 });

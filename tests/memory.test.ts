@@ -53,6 +53,21 @@ describe("memory", { skip: !canCollect && "no garbage collector exposed" }, () =
     assert.equal(first.deref(), undefined);
   });
 
+  it("a bus dropped with replayed values lets them go, and a later bus of its capacity starts empty", async () => {
+    // 2048: no other test here makes a ring of that capacity, so this bus is the first, whose empty slots are copied.
+    const replayed = (() => {
+      const bus = new Bus<object>({ capacity: 2048, replay: true });
+      const ref = sendPayload(bus);
+      bus.close();
+      return ref;
+    })();
+    const later = new Bus<object>({ capacity: 2048, replay: true });
+    const sub = later.subscribe({ from: "oldest" });
+    await collectGarbage();
+    assert.equal(replayed.deref(), undefined);
+    assert.equal(sub.drain(() => assert.fail("nothing was sent on this bus")), 0);
+  });
+
   it("a closed subscriber becomes collectable", async () => {
     const bus = new Bus<number>();
     let sub: ReturnType<typeof bus.subscribe> | undefined = bus.subscribe();

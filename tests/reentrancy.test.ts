@@ -71,6 +71,28 @@ describe("a value's then getter, run while recv() resolves with it", () => {
     assert.deepEqual(got.map((value) => value.n), [1, 2, 3], "first come, first served");
   });
 
+  it("may park a new subscriber and send: that send and every later one wake every parked reader", async () => {
+    const bus = new Bus<{ n: number }>();
+    const [a, b] = [bus.subscribe(), bus.subscribe()];
+    const first = settleAll([a, b]);
+    await tick();
+    let late: Subscriber<{ n: number }> | undefined;
+    let inner: Promise<{ n: number }> | undefined;
+    bus.send(withGetter(1, () => {
+      if (late !== undefined) return;
+      late = bus.subscribe();
+      inner = late.recv();
+      bus.send({ n: 2 });
+    }));
+    assert.deepEqual(await first, [1, 1]);
+    assert.equal((await inner!).n, 2);
+    assert.deepEqual([...take(a), ...take(b)].map((value) => value.n), [2, 2]);
+    const later = settleAll([a, b, late!]);
+    await tick();
+    bus.send({ n: 3 });
+    assert.deepEqual(await later, [3, 3, 3]);
+  });
+
   it("sees tryRecv() and drain() hand over nothing while earlier reads are parked", async () => {
     const bus = new Bus<{ n: number }>();
     const sub = bus.subscribe();
@@ -130,6 +152,23 @@ describe("a drain callback", () => {
     });
     await assert.rejects(waiting, BusClosedError);
     assert.equal(await otherWaiting, 2);
+  });
+
+  it("may send into the room it freed on a 'wait' bus and look at bus.ready: the drain still hands over every value", () => {
+    const bus = new Bus<number>({ capacity: 2, overflow: "wait" });
+    const sub = bus.subscribe();
+    bus.send(1);
+    bus.send(2);
+    const seen: number[] = [];
+    const read = sub.drain((value) => {
+      seen.push(value);
+      if (value !== 1) return;
+      bus.send(3);
+      void bus.ready;
+    });
+    assert.equal(read, 2);
+    assert.deepEqual(seen, [1, 2]);
+    assert.deepEqual(take(sub), [3]);
   });
 });
 

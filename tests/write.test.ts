@@ -83,6 +83,36 @@ describe("Bus.write()", () => {
     assert.equal(ready, true);
   });
 
+  it("makes bus.ready wait behind it even once a read has freed its room, until the write has gone out", async () => {
+    const bus = new Bus<number>({ capacity: 1, overflow: "wait" });
+    const sub = bus.subscribe();
+    bus.send(0);
+    const written = bus.write(1);
+    assert.equal(sub.tryRecv(), 0, "room is free, and the waiting write has it");
+    let ready = false;
+    bus.ready.then(() => ready = true);
+    assert.equal(await written, 1);
+    await tick();
+    assert.equal(ready, false, "the write took the room");
+    assert.equal(sub.tryRecv(), 1);
+    await tick();
+    assert.equal(ready, true);
+  });
+
+  it("opens bus.ready once the waiting writes have gone out, if room is left", async () => {
+    const bus = new Bus<number>({ capacity: 2, overflow: "wait" });
+    const sub = bus.subscribe();
+    bus.send(0);
+    bus.send(1);
+    const written = bus.write(2);
+    let ready = false;
+    bus.ready.then(() => ready = true);
+    assert.deepEqual(take(sub), [0, 1]);
+    assert.equal(await written, 1);
+    await tick();
+    assert.equal(ready, true, "one slot is still free after the write");
+  });
+
   it("gives up when its signal aborts, sending nothing, and leaves the other writes in order", async () => {
     const bus = new Bus<number>({ capacity: 1, overflow: "wait" });
     const sub = bus.subscribe();
