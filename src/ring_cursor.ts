@@ -139,8 +139,8 @@ export class RingCursor<T> implements Cursor<T> {
       if (this.state !== ENDED) {
         // Once per batch, even if fn threw: the value it threw on counts as read.
         this.#record();
-        if (nested) this.state = INTERRUPTED;
-        else if (ring.closed && this.at === ring.tail) this.end();
+        if (ring.closed && this.at === ring.tail) this.end(); // nested or not: it read its last value
+        else if (nested) this.state = INTERRUPTED;
         else this.#rest();
       }
     }

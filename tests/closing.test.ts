@@ -61,6 +61,42 @@ describe("Bus.close()", () => {
     assert.equal(bus.subscriberCount, 0);
   });
 
+  it("ends a subscriber that reads inside a drain callback after the last value: tryRecv() there returns CLOSED", () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    bus.send(1);
+    bus.send(2);
+    bus.close();
+    const seen: unknown[] = [];
+    const count = sub.drain((value) => {
+      seen.push(value);
+      if (value === 2) seen.push(sub.tryRecv(), bus.subscriberCount);
+    });
+    assert.deepEqual(seen, [1, 2, CLOSED, 0]);
+    assert.equal(count, 2);
+    assert.equal(sub.tryRecv(), CLOSED);
+  });
+
+  it("ends a subscriber whose drain, called from its own drain callback, reads the last value: when that drain returns", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    for (let i = 0; i < 3; i++) bus.send(i);
+    bus.close();
+    const seen: unknown[] = [];
+    let ended = false;
+    sub.closed.then(() => ended = true);
+    const count = sub.drain((value) => {
+      seen.push(value);
+      if (value !== 0) return;
+      seen.push(["inner", sub.drain((inner) => seen.push(inner))]);
+      seen.push(["subscribers", bus.subscriberCount, bus.stats().subscribers], sub.tryRecv());
+    });
+    assert.deepEqual(seen, [0, 1, 2, ["inner", 2], ["subscribers", 0, 0], CLOSED]);
+    assert.equal(count, 1, "the outer drain stops after the value it was on");
+    await sub.closed;
+    assert.equal(ended, true);
+  });
+
   it("is idempotent", () => {
     const bus = new Bus<number>();
     const sub = bus.subscribe();

@@ -93,6 +93,16 @@ describe("Bus.subscribe({ from: n })", () => {
     assert.equal(late.tryRecv(), EMPTY);
   });
 
+  it("makes wait() resolve true at once when all there is to read is a gap, with no value after it yet", async () => {
+    const bus = new Bus<number>({ capacity: 2 });
+    for (let i = 0; i < 3; i++) bus.send(i);
+    const sub = bus.subscribe({ from: 1, lag: "error" }); // nobody retained 1 and 2: it starts at the tail
+    const first = await Promise.race([sub.wait(), new Promise((resolve) => setTimeout(() => resolve("pending"), 10))]);
+    assert.equal(first, true, "a gap is something to read");
+    assert.throws(() => sub.tryRecv(), (error) => error instanceof LaggedError && error.missed === 2);
+    assert.equal(sub.tryRecv(), EMPTY);
+  });
+
   it("without replay, starts no earlier than the oldest value some subscriber has not read", () => {
     const bus = new Bus<number>(8);
     const slow = bus.subscribe();

@@ -8,7 +8,7 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Bus, LaggedError, type OverflowPolicy, type Subscriber } from "../mod.ts";
+import { Bus, CLOSED, LaggedError, type OverflowPolicy, type Subscriber } from "../mod.ts";
 import { startSequenceAt } from "../src/bus.ts";
 import { tick } from "./_read.ts";
 
@@ -148,6 +148,77 @@ describe("positions past 2^31 and 2^32", () => {
       8,
       4,
     ); // the callback's first send rebases
+    assertSame(runs);
+  });
+
+  it("keep a drain going when its callback's send rebases with the drain exactly a full ring behind", async () => {
+    const runs = await observe(
+      (bus, log) => {
+        const sub = bus.subscribe();
+        bus.send(0);
+        bus.send(1);
+        const count = sub.drain((value) => {
+          log.push(["got", value]);
+          if (value === 0) { for (let i = 0; i < 3; i++) bus.send(100 + i); }
+        });
+        log.push(["count", count], ["rest", ...[1, 2, 3, 4].map(() => sub.tryRecv())], ["missed", sub.missed]);
+      },
+      { capacity: 4 },
+      5,
+    ); // the callback's last send rebases, leaving the next value the oldest held
+    assertSame(runs);
+  });
+
+  it("stop a drain whose callback rebases and then overwrites its next value", async () => {
+    const runs = await observe(
+      (bus, log) => {
+        const sub = bus.subscribe();
+        bus.send(0);
+        bus.send(1);
+        const count = sub.drain((value) => {
+          log.push(["got", value]);
+          if (value === 0) { for (let i = 0; i < 4; i++) bus.send(100 + i); }
+        });
+        log.push(["count", count], ["rest", ...[1, 2, 3, 4, 5].map(() => sub.tryRecv())], ["missed", sub.missed]);
+      },
+      { capacity: 4 },
+      5,
+    ); // the callback's third send rebases, its fourth overwrites the 1 the drain would hand over next
+    assertSame(runs);
+  });
+
+  it("count the gap of a drain its own callback's sends lapped at a rebase", async () => {
+    const runs = await observe(
+      (bus, log, start) => {
+        const sub = bus.subscribe();
+        bus.send(0);
+        const count = sub.drain((value) => {
+          log.push(["got", value]);
+          for (let i = 0; i < 5; i++) bus.send(100 + i);
+        });
+        log.push(["count", count], ["rest", ...[1, 2, 3, 4, 5].map(() => sub.tryRecv())]);
+        log.push(["missed", sub.missed, sub.position - start]);
+      },
+      { capacity: 4 },
+      6,
+    ); // the callback's last send laps the drain by one and rebases
+    assertSame(runs);
+  });
+
+  it("end a subscriber with a gap still to discover, lapped at a rebase, when it drains its last value", async () => {
+    const runs = await observe(
+      (bus, log, start) => {
+        for (let i = 0; i < 3; i++) bus.send(i);
+        const sub = bus.subscribe({ from: start }); // nobody retained 0 to 2: a gap of 3 to discover
+        for (let i = 3; i < 8; i++) bus.send(i); // laps it by one more, and rebases
+        bus.close();
+        const got: number[] = [];
+        log.push(["count", sub.drain((value) => got.push(value))], ["got", ...got], ["missed", sub.missed]);
+        log.push(["subscribers", bus.subscriberCount], ["next", sub.tryRecv() === CLOSED]);
+      },
+      { capacity: 4 },
+      8,
+    );
     assertSame(runs);
   });
 

@@ -170,6 +170,24 @@ describe("a drain callback", () => {
     assert.deepEqual(seen, [1, 2]);
     assert.deepEqual(take(sub), [3]);
   });
+
+  it("may close its own subscriber and then subscribe: the others still get every value", () => {
+    const bus = new Bus<number>({ capacity: 4 });
+    const draining = bus.subscribe();
+    const other = bus.subscribe();
+    bus.send(1);
+    bus.send(2);
+    let late: Subscriber<number> | undefined;
+    const count = draining.drain(() => {
+      draining.close();
+      late = bus.subscribe();
+    });
+    assert.equal(count, 1);
+    assert.deepEqual(take(other), [1, 2]);
+    bus.send(3);
+    assert.deepEqual(take(other), [3]);
+    assert.deepEqual(take(late!), [3]);
+  });
 });
 
 describe("a tap", () => {
