@@ -68,6 +68,19 @@ describe("memory", { skip: !canCollect && "no garbage collector exposed" }, () =
     assert.equal(sub.drain(() => assert.fail("nothing was sent on this bus")), 0);
   });
 
+  it("a dropped subscriber whose parked reads have all settled becomes collectable before anything else is sent", async () => {
+    const bus = new Bus<number>();
+    let sub: ReturnType<typeof bus.subscribe> | undefined = bus.subscribe();
+    const pending = [sub.wait(), sub.recv(), sub.read()];
+    const ref = new WeakRef(sub);
+    sub = undefined;
+    bus.send(1);
+    bus.send(2);
+    assert.deepEqual(await Promise.all(pending), [true, 1, { value: 2, done: false }]);
+    await collectGarbage();
+    assert.equal(ref.deref(), undefined);
+  });
+
   it("a closed subscriber becomes collectable", async () => {
     const bus = new Bus<number>();
     let sub: ReturnType<typeof bus.subscribe> | undefined = bus.subscribe();

@@ -8,7 +8,7 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Bus, BusClosedError, type Subscriber } from "../mod.ts";
+import { Bus, BusClosedError, LaggedError, type Subscriber } from "../mod.ts";
 import { take, tick } from "./_read.ts";
 
 /** A value whose `then` getter runs `act` each time a promise resolves with it; it is not itself a thenable. */
@@ -109,6 +109,86 @@ describe("a value's then getter, run while recv() resolves with it", () => {
     assert.deepEqual((await Promise.all(parked)).map((value) => value.n), [1, 2]);
     assert.equal(String(inside[0]), "Symbol(EMPTY)");
     assert.equal(inside[1], 0);
+  });
+
+  it("may send and then read its own subscriber: the sent value goes to the read already parked", async () => {
+    const bus = new Bus<{ n: number }>();
+    const sub = bus.subscribe();
+    const log: string[] = [];
+    void sub.recv().then((value) => log.push(`parked ${value.n}`));
+    void sub.recv().then((value) => log.push(`parked ${value.n}`));
+    await tick();
+    const inside: unknown[] = [];
+    let once = false;
+    bus.send(withGetter(1, () => {
+      if (once) return;
+      once = true;
+      bus.send({ n: 2 }); // the second parked recv() is owed this one
+      inside.push(sub.tryRecv(), sub.drain(() => log.push("drained")));
+      void sub.recv().then((value) => log.push(`recv ${value.n}`));
+      void sub.read().then((result) => log.push(`read ${result.value?.n}`));
+      void sub.wait().then((ready) => log.push(`wait ${ready}`));
+    }));
+    await tick();
+    assert.deepEqual(log, ["parked 1", "parked 2"], "the later reads queued behind, and found nothing left");
+    assert.equal(String(inside[0]), "Symbol(EMPTY)");
+    assert.equal(inside[1], 0);
+    for (let n = 3; n <= 5; n++) bus.send({ n });
+    await tick();
+    assert.deepEqual(log, ["parked 1", "parked 2", "recv 3", "read 4", "wait true"]);
+  });
+
+  it("may send past what a parked read is owed: under lag: 'error' that read rejects with LaggedError once", async () => {
+    const bus = new Bus<{ n: number }>({ capacity: 2 });
+    const sub = bus.subscribe({ lag: "error" });
+    const first = sub.recv();
+    const second = sub.recv().then((value) => value.n, (error: unknown) => error);
+    await tick();
+    let once = false;
+    bus.send(withGetter(1, () => {
+      if (once) return;
+      once = true;
+      for (let n = 2; n <= 4; n++) bus.send({ n }); // the ring keeps 3 and 4: 2 is lost
+    }));
+    assert.equal((await first).n, 1);
+    const lagged = await second;
+    assert.ok(lagged instanceof LaggedError, `the second read got ${lagged}`);
+    assert.equal(lagged.missed, 1);
+    assert.equal(sub.missed, 1);
+    assert.deepEqual(take(sub).map((value) => value.n), [3, 4], "the read after it resumes at the oldest value held");
+  });
+
+  it("may read its own subscriber again: the subscriber parks anew once its reads have settled, behind one that parked meanwhile", async () => {
+    const bus = new Bus<{ n: number }>();
+    const [a, b] = [bus.subscribe(), bus.subscribe()];
+    const first = a.recv();
+    await tick();
+    const woken: string[] = [];
+    let once = false;
+    bus.send(withGetter(1, () => {
+      if (once) return;
+      once = true;
+      void a.recv().then(() => woken.push("a")); // a is still settling: it parks again when its loop ends
+      b.tryRecv(); // b has read value 1
+      void b.recv().then(() => woken.push("b")); // b parks now
+    }));
+    assert.equal((await first).n, 1);
+    bus.send({ n: 2 });
+    await tick();
+    assert.deepEqual(woken, ["b", "a"], "a send wakes subscribers in the order they parked");
+  });
+
+  it("may close its own subscriber: the parked reads still settle in the order they were made", async () => {
+    const bus = new Bus<{ n: number }>();
+    const sub = bus.subscribe();
+    const settled: (number | string)[] = [];
+    const parked = [sub.recv(), sub.recv(), sub.recv()].map((read) =>
+      read.then((value) => settled.push(value.n), (error: Error) => settled.push(error.name))
+    );
+    await tick();
+    bus.send(withGetter(1, () => sub.close()));
+    await Promise.all(parked);
+    assert.deepEqual(settled, [1, "BusClosedError", "BusClosedError"]);
   });
 
   it("may close the bus: the others still get what was sent, then end", async () => {

@@ -124,6 +124,21 @@ describe("Subscriber.stream({ highWaterMark })", () => {
     assert.deepEqual(await values, Array.from({ length: 100 }, (_, i) => i));
   });
 
+  it("without options, or with highWaterMark 0, pulls as readable does: nothing is read ahead", async () => {
+    const bus = new Bus<number>({ capacity: 8 });
+    const subs = [bus.subscribe(), bus.subscribe()];
+    const streams = [subs[0]!.stream(), subs[1]!.stream({ highWaterMark: 0 })];
+    for (let i = 0; i < 3; i++) bus.send(i);
+    await tick();
+    for (const [i, stream] of streams.entries()) {
+      const reader = stream.getReader();
+      assert.deepEqual(await reader.read(), { value: 0, done: false });
+      await tick();
+      reader.releaseLock();
+      assert.equal(subs[i]!.tryRecv(), 1, "the stream did not take value 1 into a queue of its own");
+    }
+  });
+
   it("takes up to highWaterMark values ahead into its own queue, and the ring lets go of them", async () => {
     const bus = new Bus<number>({ capacity: 8 });
     const sub = bus.subscribe();
@@ -198,7 +213,10 @@ describe("Subscriber.stream({ highWaterMark })", () => {
       name: "RangeError",
       message: "Invalid highWaterMark: -1; expected a non-negative integer",
     });
-    assert.throws(() => sub.stream({ highWaterMark: "8" as never }), { name: "TypeError" });
+    assert.throws(() => sub.stream({ highWaterMark: "8" as never }), {
+      name: "TypeError",
+      message: 'Invalid highWaterMark: "8"; expected a non-negative integer',
+    });
     assert.throws(() => sub.stream({ size: 8 } as never), {
       name: "TypeError",
       message: 'Unknown option in stream options: "size"; expected one of "highWaterMark"',

@@ -151,6 +151,14 @@ describe("Bus.write()", () => {
     assert.equal(bus.stats().sent, 1);
   });
 
+  it("takes an options object without a signal, or with signal undefined, as no signal", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    assert.equal(await bus.write(1, {}), 1);
+    assert.equal(await bus.write(2, { signal: undefined } as never), 1, "as a plain-JS caller may pass it");
+    assert.deepEqual(take(sub), [1, 2]);
+  });
+
   it("rejects bad options with a TypeError naming them, sending nothing", async () => {
     const bus = new Bus<number>();
     const sub = bus.subscribe();
