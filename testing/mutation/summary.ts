@@ -108,7 +108,8 @@ function readMutants(report: Report): Mutant[] {
       const { start, end } = mutant.location;
       mutants.push({
         file,
-        id: mutant.id,
+        // Each area's report numbers its mutants from 0.
+        id: `${file}#${mutant.id}`,
         mutator: mutant.mutatorName,
         status: mutant.status,
         line: start.line,
@@ -151,11 +152,12 @@ function match(entries: readonly Equivalent[], mutants: readonly Mutant[]): Matc
     const lines = [...new Set(found.map((mutant) => mutant.line))];
     if (found.length === 0) matching.stale.push(entry);
     else if (lines.length > 1 && entry.line === undefined) matching.ambiguous.push({ entry, lines });
-    else {
-      for (const mutant of found) {
-        if (isSurvivor(mutant)) matching.listed.set(mutant.id, entry);
-        else matching.contradicted.push({ entry, mutant });
-      }
+    else if (!found.some(isSurvivor)) {
+      // Only killed mutants match: the judgement, or a test, is wrong. (Where the same line occurs twice, one copy may
+      // be killed and the other not; the survivor is the one judged.)
+      for (const mutant of found) matching.contradicted.push({ entry, mutant });
+    } else {
+      for (const mutant of found) if (isSurvivor(mutant)) matching.listed.set(mutant.id, entry);
     }
   }
   return matching;
