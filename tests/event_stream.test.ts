@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { Bus } from "../mod.ts";
 import { eventStream } from "../sse.ts";
 import { assertAccounted, type ParsedEvent, parseSse, splitId, SseReader } from "./_sse.ts";
+import { canCollect, collectGarbage } from "./_gc.ts";
 
 const quiet = { heartbeat: false } as const;
 
@@ -26,9 +27,9 @@ async function idAfter(bus: Bus<number>, count: number, send: () => void): Promi
   return events.at(-1)!.lastEventId;
 }
 
-/** Reads a stream to its end, through a reader: an errored stream rejects with its own error (a Response's text() may not). */
-async function readAll(body: ReadableStream<Uint8Array>): Promise<string> {
-  const reader = body.getReader();
+/** Reads a stream (or what its reader has not read) to its end: an errored stream rejects with its own error (a Response's text() may not). */
+async function readAll(source: ReadableStream<Uint8Array> | ReadableStreamDefaultReader<Uint8Array>): Promise<string> {
+  const reader = source instanceof ReadableStream ? source.getReader() : source;
   const decoder = new TextDecoder();
   let text = "";
   for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += decoder.decode(chunk.value);
@@ -146,6 +147,18 @@ describe("eventStream() events", () => {
     assert.equal((await client.events(1))[0]!.data, "1");
     await client.cancel();
   });
+
+  it("eventStream() queues no more than one heartbeat for a reader that is not reading", async () => {
+    const bus = new Bus<number>();
+    const reader = eventStream(bus, { heartbeat: 1 }).getReader();
+    await reader.read(); // the opening
+    await new Promise((resolve) => setTimeout(resolve, 50)); // some 50 heartbeat periods, nothing read
+    bus.send(1);
+    bus.close();
+    const { comments, events } = parseSse(await readAll(reader));
+    assert.deepEqual(comments, ["heartbeat"]);
+    assert.deepEqual(summary(events), ["1"]);
+  });
 });
 
 describe("eventStream() resuming", () => {
@@ -185,6 +198,21 @@ describe("eventStream() resuming", () => {
     await client.cancel();
   });
 
+  it("eventStream() resumes after an id whose position has several digits", async () => {
+    const bus = new Bus<number>({ capacity: 16, replay: true });
+    const lastEventId = await idAfter(bus, 12, () => {
+      for (let n = 0; n < 12; n++) bus.send(n);
+    });
+    assert.equal(splitId(lastEventId).position, 12);
+    bus.send(12); // while the client is away
+    const body = eventStream(bus, { ...quiet, lastEventId });
+    bus.send(13);
+    bus.close();
+    const { events } = parseSse(await new Response(body).text());
+    assert.deepEqual(summary(events), ["12", "13"]);
+    assert.deepEqual(positions(events), [13, 14]);
+  });
+
   it("eventStream() resumes with nothing to report when the client had read everything", async () => {
     const bus = new Bus<number>({ replay: true });
     const lastEventId = await idAfter(bus, 2, () => [0, 1].forEach((n) => bus.send(n)));
@@ -207,6 +235,7 @@ describe("eventStream() resuming", () => {
       `${tag}-4.0`,
       `${tag}--1`,
       `${tag}-1e1`,
+      `x${tag}-4`, // an id of this bus with something before it
       "4",
       "not a number",
     ];
@@ -315,6 +344,20 @@ describe("eventStream() ending", () => {
     assert.equal(bus.send(2), 0);
   });
 
+  it("eventStream() ends when its signal aborts while a reader waits, after the heartbeat queued for it", async () => {
+    const bus = new Bus<number>();
+    const stop = new AbortController();
+    const reader = eventStream(bus, { heartbeat: 1, signal: stop.signal }).getReader();
+    await reader.read(); // the opening
+    // A read that waits for a value gets a heartbeat instead; the next heartbeat waits in the queue.
+    assert.equal(new TextDecoder().decode((await reader.read()).value), ": heartbeat\n\n");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    stop.abort();
+    await new Promise((resolve) => setTimeout(resolve, 0)); // the stream's own read of the bus settles
+    assert.equal(await readAll(reader), ": heartbeat\n\n");
+    assert.equal(bus.subscriberCount, 0);
+  });
+
   it("eventStream() with a signal already aborted opens and ends", async () => {
     const bus = new Bus<number>();
     const body = eventStream(bus, { signal: AbortSignal.abort() });
@@ -392,9 +435,34 @@ describe("eventStream() ending", () => {
   });
 });
 
+describe("eventStream() memory", { skip: !canCollect && "no garbage collector exposed" }, () => {
+  it("eventStream() that has ended is not kept alive by a signal that lives on", async () => {
+    const stop = new AbortController(); // a server's shutdown signal, shared by every stream
+    /** Opens a stream with a fresh encoder, ends it, and keeps only a weak reference to the encoder. */
+    const openAndEnd = async (bus: Bus<number>, end: (body: ReadableStream<Uint8Array>) => Promise<unknown>) => {
+      const encode = (n: number): string => String(n);
+      const body = eventStream(bus, { heartbeat: false, signal: stop.signal, encode });
+      await end(body);
+      return new WeakRef(encode);
+    };
+    const bus = new Bus<number>();
+    const cancelled = await openAndEnd(bus, (body) => body.cancel());
+    const closing = new Bus<number>();
+    const closed = await openAndEnd(closing, (body) => {
+      closing.send(1);
+      closing.close();
+      return readAll(body);
+    });
+    await collectGarbage();
+    assert.equal(cancelled.deref(), undefined, "cancelled");
+    assert.equal(closed.deref(), undefined, "ended with the bus");
+    assert.equal(stop.signal.aborted, false);
+  });
+});
+
 describe("eventStream() bad input", () => {
   it("eventStream() refuses what is not a bus", () => {
-    for (const bus of [undefined, null, 1, {}, { subscribe() {} }]) {
+    for (const bus of [undefined, null, 1, {}, { subscribe() {} }, { stats() {} }]) {
       assert.throws(() => eventStream(bus as unknown as Bus<number>), {
         name: "TypeError",
         message: /^Invalid bus: .*; expected a Bus$/,

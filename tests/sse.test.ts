@@ -374,4 +374,25 @@ describe("sseResponse() bad input", () => {
     }
     assert.equal(bus.subscriberCount, 0);
   });
+
+  it("sseResponse() refuses an allowOrigin that is not a string without converting it to one", () => {
+    const bus = new Bus<number>();
+    let converted = 0;
+    const lookalike = {
+      toString() {
+        converted++;
+        return "https://app.example";
+      },
+    };
+    const message = 'Invalid allowOrigin: an object; expected "*", an origin such as "https://app.example", or a ' +
+      "non-empty array of origins";
+    for (const allowOrigin of [lookalike, [lookalike]]) {
+      assert.throws(() => sseResponse(bus, new Request("http://127.0.0.1/"), { allowOrigin } as never), {
+        name: "TypeError",
+        message,
+      });
+    }
+    assert.equal(converted, 0);
+    assert.equal(bus.subscriberCount, 0);
+  });
 });
