@@ -114,6 +114,25 @@ describe("Bus.write()", () => {
     assert.deepEqual(take(sub), [2]);
   });
 
+  it("rejects a waiting write with the error a tap throws, as send() throws it, and sends the writes behind it", async () => {
+    const bus = new Bus<number>({ capacity: 1, overflow: "wait" });
+    const sub = bus.subscribe();
+    bus.tap((value) => {
+      if (value === 1) throw new RangeError("tap failed");
+    });
+    bus.send(0);
+    const first = assert.rejects(bus.write(1), { name: "RangeError", message: "tap failed" });
+    const second = bus.write(2);
+    const seen: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      sub.drain((value) => seen.push(value));
+      await tick();
+    }
+    await first;
+    assert.equal(await second, 1);
+    assert.deepEqual(seen, [0, 1, 2], "the tap's error does not unsend the value");
+  });
+
   it("sends a write whose signal a tap aborts as it goes out, and the writes behind it", async () => {
     const bus = new Bus<number>({ capacity: 1, overflow: "wait" });
     const sub = bus.subscribe();
