@@ -114,6 +114,23 @@ describe("Bus.write()", () => {
     assert.deepEqual(take(sub), [2]);
   });
 
+  it("rejects with the error a tap throws when it sends at once, the value sent once", async () => {
+    const bus = new Bus<number>({ capacity: 4, overflow: "wait" });
+    const sub = bus.subscribe();
+    bus.tap((value) => {
+      if (value === 1) throw new RangeError("tap failed");
+    });
+    let outcome: unknown = "pending";
+    bus.write(1).then((readers) => outcome = readers, (error) => outcome = error);
+    await tick();
+    assert.ok(outcome instanceof RangeError, `the write is ${String(outcome)}`);
+    assert.deepEqual(take(sub), [1]);
+    bus.send(2);
+    assert.deepEqual(take(sub), [2]);
+    await tick();
+    assert.deepEqual(take(sub), [], "not sent again when room opens");
+  });
+
   it("rejects a waiting write with the error a tap throws, as send() throws it, and sends the writes behind it", async () => {
     const bus = new Bus<number>({ capacity: 1, overflow: "wait" });
     const sub = bus.subscribe();
