@@ -78,6 +78,8 @@ export class Writes<T> {
   #queue: Pending<T>[] = [];
   #scheduled = false;
   #watching = false;
+  /** The entry `#flush` is sending: an abort during its send (from a tap) comes too late. */
+  #sending: Pending<T> | undefined;
   readonly #target: WriteTarget<T>;
 
   constructor(target: WriteTarget<T>) {
@@ -103,6 +105,7 @@ export class Writes<T> {
       const entry: Pending<T> = { value, from, resolve, reject, signal, onAbort: undefined };
       if (signal !== undefined) {
         entry.onAbort = () => {
+          if (this.#sending === entry) return;
           const index = this.#queue.indexOf(entry);
           if (index !== -1) this.#queue.splice(index, 1);
           reject(signal.reason);
@@ -140,15 +143,21 @@ export class Writes<T> {
     while (queue.length !== 0 && this.#target.hasRoom()) {
       const entry = queue[0]!;
       let readers: number;
+      this.#sending = entry;
       try {
         readers = this.#target.send(entry.value, entry.from);
       } catch (error) {
-        if (error instanceof BusFullError) break; // taken by another thread first: the entry keeps its place
+        this.#sending = undefined;
+        if (error instanceof BusFullError) { // taken by another thread first: the entry keeps its place
+          if (entry.signal?.aborted) entry.onAbort!(); // unless its signal aborted meanwhile
+          break;
+        }
         queue.shift();
         this.#detach(entry);
         entry.reject(error);
         continue;
       }
+      this.#sending = undefined;
       queue.shift();
       this.#detach(entry);
       entry.resolve(readers);

@@ -117,6 +117,14 @@ describe("Bus.send() with the library's own signals", () => {
       assert.equal(bus.subscriberCount, 0);
     });
   }
+  it("carries every other symbol, through send() and write()", async () => {
+    const bus = new Bus<symbol>();
+    const sub = bus.subscribe();
+    const [a, b] = [Symbol("a"), Symbol.for("b")];
+    assert.equal(bus.send(a), 1);
+    assert.equal(await bus.write(b), 1);
+    assert.deepEqual(take(sub), [a, b]);
+  });
 });
 
 describe("Bus.subscribe()", () => {

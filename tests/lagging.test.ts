@@ -107,6 +107,11 @@ describe("lag: 'error'", () => {
     return true;
   }
 
+  it("LaggedError's message counts the values missed, in the singular for one", () => {
+    assert.equal(new LaggedError(1).message, "Subscriber lagged and missed 1 value");
+    assert.equal(new LaggedError(2).message, "Subscriber lagged and missed 2 values");
+  });
+
   it("tryRecv() throws LaggedError once, then resumes at the oldest retained value", () => {
     const { bus, sub } = lagged("error");
     assert.throws(() => sub.tryRecv(), (error) => assertLagged(error, 6));

@@ -81,6 +81,33 @@ describe("memory", { skip: !canCollect && "no garbage collector exposed" }, () =
     assert.equal(ref.deref(), undefined);
   });
 
+  it("a write's signal does not keep its value once the write went out, aborted or failed", async () => {
+    const bus = new Bus<object>({ capacity: 1, overflow: "wait" });
+    const sub = bus.subscribe();
+    const [sent, aborted, closed] = [new AbortController(), new AbortController(), new AbortController()];
+    const write = (signal: AbortSignal): [Promise<unknown>, WeakRef<object>] => {
+      const payload = { data: new Array(1000).fill(1) };
+      return [bus.write(payload, { signal }).catch(() => "failed"), new WeakRef(payload)];
+    };
+    bus.send({});
+    const [first, firstRef] = write(sent.signal);
+    const [second, secondRef] = write(aborted.signal);
+    aborted.abort();
+    sub.tryRecv();
+    assert.equal(await first, 1);
+    assert.equal(await second, "failed");
+    sub.tryRecv();
+    bus.send({});
+    const [third, thirdRef] = write(closed.signal);
+    bus.close();
+    assert.equal(await third, "failed");
+    await collectGarbage();
+    assert.equal(firstRef.deref(), undefined, "sent and read");
+    assert.equal(secondRef.deref(), undefined, "aborted");
+    assert.equal(thirdRef.deref(), undefined, "failed as the bus closed");
+    assert.ok(!sent.signal.aborted && aborted.signal.aborted && !closed.signal.aborted, "the signals are still held");
+  });
+
   it("a closed subscriber becomes collectable", async () => {
     const bus = new Bus<number>();
     let sub: ReturnType<typeof bus.subscribe> | undefined = bus.subscribe();

@@ -56,6 +56,59 @@ describe("toPrometheus()", () => {
     assert.equal(text.split("\n").filter((line) => line.startsWith("# HELP")).length, 6);
   });
 
+  it("gives every metric its HELP text and TYPE, in a fixed order", () => {
+    const bus = new Bus<number>({ capacity: 4, overflow: "drop-newest" });
+    const sub = bus.subscribe();
+    bus.send(1);
+    assert.equal(
+      toPrometheus(bus),
+      [
+        "# HELP bus_events_sent_total Values sent into the ring.",
+        "# TYPE bus_events_sent_total counter",
+        "bus_events_sent_total 1",
+        "# HELP bus_overflow_dropped_total Values overwritten before a subscriber read them.",
+        "# TYPE bus_overflow_dropped_total counter",
+        "bus_overflow_dropped_total 0",
+        "# HELP bus_overflow_discarded_total Values discarded by send under drop-newest.",
+        "# TYPE bus_overflow_discarded_total counter",
+        "bus_overflow_discarded_total 0",
+        "# HELP bus_send_blocked_total Sends refused for lack of room under wait.",
+        "# TYPE bus_send_blocked_total counter",
+        "bus_send_blocked_total 0",
+        "# HELP bus_subscribers Current subscribers.",
+        "# TYPE bus_subscribers gauge",
+        "bus_subscribers 1",
+        "# HELP bus_capacity Slots in the ring.",
+        "# TYPE bus_capacity gauge",
+        "bus_capacity 4",
+        "",
+      ].join("\n"),
+    );
+    sub.close();
+  });
+
+  it("renders the released count of stats that have one, after the counters", () => {
+    const stats = { capacity: 8, subscribers: 2, sent: 5, dropped: 1, discarded: 0, blocked: 3, released: 4 };
+    const lines = toPrometheus({ stats: () => stats }).split("\n");
+    const at = lines.indexOf("bus_subscribers_released_total 4");
+    assert.deepEqual(lines.slice(at - 2, at + 2), [
+      "# HELP bus_subscribers_released_total Subscribers released as presumed dead: they held a full ring without " +
+      "reading for releaseAfter.",
+      "# TYPE bus_subscribers_released_total counter",
+      "bus_subscribers_released_total 4",
+      "# HELP bus_subscribers Current subscribers.",
+    ]);
+    assert.equal(lines[at - 3], "bus_send_blocked_total 3");
+  });
+
+  it("renders the metrics a MetricSource lists, under the prefix", () => {
+    const source = { metrics: () => [{ name: "gaps_total", type: "counter" as const, help: "Gaps seen.", value: 2 }] };
+    assert.equal(
+      toPrometheus(source, { prefix: "nats" }),
+      "# HELP nats_gaps_total Gaps seen.\n# TYPE nats_gaps_total counter\nnats_gaps_total 2\n",
+    );
+  });
+
   it("uses the given prefix", () => {
     const text = toPrometheus(new Bus(), { prefix: "orders" });
     assert.match(text, /^orders_events_sent_total 0$/m);
@@ -63,7 +116,7 @@ describe("toPrometheus()", () => {
   });
 
   it("rejects a prefix that is not a metric name", () => {
-    for (const prefix of ["", "1bus", "my-bus", 7]) {
+    for (const prefix of ["", "1bus", "my-bus", 7, ["bus"], { toString: () => "bus" }]) {
       assert.throws(() => toPrometheus(new Bus(), { prefix: prefix as string }), {
         name: "TypeError",
         message: /prefix/,

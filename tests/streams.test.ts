@@ -150,6 +150,16 @@ describe("Subscriber.stream({ highWaterMark })", () => {
     assert.deepEqual(await reader.read(), { value: 0, done: false });
   });
 
+  it("takes its values ahead in one pull, so the first read already finds them taken", async () => {
+    const bus = new Bus<number>({ capacity: 8 });
+    const sub = bus.subscribe();
+    for (let i = 0; i < 6; i++) bus.send(i);
+    const reader = sub.stream({ highWaterMark: 4 }).getReader();
+    assert.deepEqual(await reader.read(), { value: 0, done: false });
+    assert.equal(sub.position, 4, "the read's value and three more, in the pull that served it");
+    await reader.cancel();
+  });
+
   it("lets a 'wait' producer run highWaterMark values ahead of the stream's reader, and no further", async () => {
     const bus = new Bus<number>({ capacity: 2, overflow: "wait" });
     const stream = bus.subscribe().stream({ highWaterMark: 4 });

@@ -99,7 +99,23 @@ describe("Bus.write()", () => {
     assert.equal(ready, true);
   });
 
-  it("opens bus.ready once the waiting writes have gone out, if room is left", async () => {
+  it("queues a write made as room opens behind the writes already waiting", async () => {
+    const bus = new Bus<number>({ capacity: 1, overflow: "wait" });
+    const sub = bus.subscribe();
+    bus.send(0);
+    const waiting = bus.write(1);
+    assert.equal(sub.tryRecv(), 0, "room opens; the waiting write goes out in a microtask");
+    const late = bus.write(2);
+    const seen: number[] = [];
+    while (seen.length < 2) {
+      sub.drain((value) => seen.push(value));
+      await tick();
+    }
+    await Promise.all([waiting, late]);
+    assert.deepEqual(seen, [1, 2]);
+  });
+
+  it("opens bus.ready once the waiting writes went out, if room is left", async () => {
     const bus = new Bus<number>({ capacity: 2, overflow: "wait" });
     const sub = bus.subscribe();
     bus.send(0);
@@ -110,7 +126,63 @@ describe("Bus.write()", () => {
     assert.deepEqual(take(sub), [0, 1]);
     assert.equal(await written, 1);
     await tick();
-    assert.equal(ready, true, "one slot is still free after the write");
+    assert.equal(ready, true, "one slot is free after the write");
+    assert.deepEqual(take(sub), [2]);
+  });
+
+  it("rejects with the error a tap throws when it sends at once, the value sent once", async () => {
+    const bus = new Bus<number>({ capacity: 4, overflow: "wait" });
+    const sub = bus.subscribe();
+    bus.tap((value) => {
+      if (value === 1) throw new RangeError("tap failed");
+    });
+    let outcome: unknown = "pending";
+    bus.write(1).then((readers) => outcome = readers, (error) => outcome = error);
+    await tick();
+    assert.ok(outcome instanceof RangeError, `the write is ${String(outcome)}`);
+    assert.deepEqual(take(sub), [1]);
+    bus.send(2);
+    assert.deepEqual(take(sub), [2]);
+    await tick();
+    assert.deepEqual(take(sub), [], "not sent again when room opens");
+  });
+
+  it("rejects a waiting write with the error a tap throws, as send() throws it, and sends the writes behind it", async () => {
+    const bus = new Bus<number>({ capacity: 1, overflow: "wait" });
+    const sub = bus.subscribe();
+    bus.tap((value) => {
+      if (value === 1) throw new RangeError("tap failed");
+    });
+    bus.send(0);
+    const first = assert.rejects(bus.write(1), { name: "RangeError", message: "tap failed" });
+    const second = bus.write(2);
+    const seen: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      sub.drain((value) => seen.push(value));
+      await tick();
+    }
+    await first;
+    assert.equal(await second, 1);
+    assert.deepEqual(seen, [0, 1, 2], "the tap's error does not unsend the value");
+  });
+
+  it("sends a write whose signal a tap aborts as it goes out, and the writes behind it", async () => {
+    const bus = new Bus<number>({ capacity: 1, overflow: "wait" });
+    const sub = bus.subscribe();
+    const controller = new AbortController();
+    bus.tap((value) => {
+      if (value === 1) controller.abort(new Error("too late"));
+    });
+    bus.send(0);
+    const first = bus.write(1, { signal: controller.signal });
+    const second = bus.write(2);
+    const seen: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      sub.drain((value) => seen.push(value));
+      await tick();
+    }
+    assert.deepEqual(seen, [0, 1, 2]);
+    assert.deepEqual(await Promise.all([first, second]), [1, 1], "the first went out: the abort came too late");
   });
 
   it("gives up when its signal aborts, sending nothing, and leaves the other writes in order", async () => {
