@@ -69,13 +69,23 @@ class WatchedBoxes implements Payload {
   }
 }
 
-/** After a macrotask (a new `WeakRef` pins its target until the job ends) and a full GC, nothing the model frees may be alive. */
+/**
+ * After a macrotask (a new `WeakRef` pins its target until the job ends) and a full GC, nothing the model frees may be
+ * alive. A value still alive is looked at again, up to three rounds in all: an engine may keep one a job or a collection
+ * longer now and then (seen with several test files in one process), where a leak stays through every round.
+ */
 async function checkFreed(runs: [BusModel, Real, WatchedBoxes][]): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, 0));
-  gc!();
-  runs.forEach(([model, , boxes], i) => {
-    const held = new Set([...model.log.filter((_, seq) => model.mayHold(seq)), ...model.waitingWrites()]);
-    const alive = [...boxes.refs].filter(([n, ref]) => !held.has(n) && ref.deref() !== undefined).map(([n]) => n);
+  for (let round = 1;; round++) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    gc!();
+    const leaks = runs.map(([model, , boxes], i) => {
+      const held = new Set([...model.log.filter((_, seq) => model.mayHold(seq)), ...model.waitingWrites()]);
+      const alive = [...boxes.refs].filter(([n, ref]) => !held.has(n) && ref.deref() !== undefined).map(([n]) => n);
+      return { i, held, alive, boxes };
+    }).filter(({ alive }) => alive.length !== 0);
+    if (leaks.length === 0) return;
+    if (round < 3) continue;
+    const { i, held, alive, boxes } = leaks[0]!;
     const getters = alive.filter((n) => Object.getOwnPropertyDescriptor(boxes.refs.get(n)!.deref()!, "then"));
     assert.deepEqual(
       alive,
@@ -83,7 +93,7 @@ async function checkFreed(runs: [BusModel, Real, WatchedBoxes][]): Promise<void>
       `bus ${i} still references values it should have let go of (it may hold ${[...held]}; of those alive, ` +
         `${getters.length === 0 ? "none" : getters.join(", ")} had a then getter)`,
     );
-  });
+  }
 }
 
 describe("Bus memory", () => {
