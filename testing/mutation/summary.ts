@@ -270,6 +270,12 @@ function render(
   );
   const when = (date: Date) => `${date.toISOString().slice(0, 16).replace("T", " ")} UTC`;
   out.push(`- Run: ${[...options.dates].map(([report, date]) => `${report} ${when(date)}`).join("; ")}`);
+  const missing = AREAS.filter((area) => !options.reports.some((report) => report.endsWith(`/${area}.json`)));
+  if (missing.length !== 0) {
+    out.push(
+      `- **Not run:** the ${missing.join(" and ")} area${missing.length === 1 ? "" : "s"}: no score for those files`,
+    );
+  }
   out.push(
     "- Command: `npm run mutation` (StrykerJS 9.6.1 and its tap runner, config `testing/mutation/stryker.config.mjs`; " +
       "each mutant runs, in Node, the test files of its area that reach its code, stopping at the first failure)",
