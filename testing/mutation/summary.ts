@@ -167,23 +167,28 @@ function isSurvivor(mutant: Mutant): boolean {
   return mutant.status === "Survived" || mutant.status === "NoCoverage";
 }
 
+/** Counts of zero for `file`. */
+function noCounts(file: string): FileCounts {
+  return {
+    file,
+    mutants: 0,
+    killed: 0,
+    timeout: 0,
+    survived: 0,
+    noCoverage: 0,
+    errors: 0,
+    equivalent: 0,
+    performance: 0,
+  };
+}
+
 /** Counts per file, in file order. */
 function count(mutants: readonly Mutant[], listed: Map<string, Equivalent>): FileCounts[] {
   const byFile = new Map<string, FileCounts>();
   for (const mutant of mutants) {
     let counts = byFile.get(mutant.file);
     if (counts === undefined) {
-      counts = {
-        file: mutant.file,
-        mutants: 0,
-        killed: 0,
-        timeout: 0,
-        survived: 0,
-        noCoverage: 0,
-        errors: 0,
-        equivalent: 0,
-        performance: 0,
-      };
+      counts = noCounts(mutant.file);
       byFile.set(mutant.file, counts);
     }
     if (mutant.status === "Ignored" || mutant.status === "Pending") continue;
@@ -223,17 +228,7 @@ function percent(value: number | undefined): string {
 }
 
 function sum(rows: readonly FileCounts[]): FileCounts {
-  const total: FileCounts = {
-    file: "all files",
-    mutants: 0,
-    killed: 0,
-    timeout: 0,
-    survived: 0,
-    noCoverage: 0,
-    errors: 0,
-    equivalent: 0,
-    performance: 0,
-  };
+  const total = noCounts("all files");
   for (const row of rows) {
     for (const key of Object.keys(total) as (keyof FileCounts)[]) {
       if (key !== "file") total[key] += row[key];
