@@ -379,7 +379,10 @@ export class BusModel {
       }
       sub.parked.shift();
       this.settled.set(id, outcome);
-      if (value !== undefined) this.onRecv(value);
+      if (value === undefined) continue;
+      // The room the read freed opens `bus.ready` before the value's `then` getter runs and can fill it again.
+      this.#probeReady();
+      this.onRecv(value);
     }
     sub.settling = false;
     if (sub.parked.length !== 0 && !this.#parkedOrder.includes(sub)) this.#parkedOrder.push(sub);

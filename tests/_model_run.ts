@@ -687,11 +687,17 @@ export const CAPACITIES = [1, 2, 3, 8];
  * less on Deno and Bun; at 150 the mutation run found survivors only 2,000 runs killed.
  */
 const RUNS = Number(globalThis.process?.env?.MODEL_RUNS ?? 0) || 400;
+/**
+ * `MODEL_SEED=n MODEL_OVERFLOW=policy` replays a failure from the seed fast-check printed: that policy's property only,
+ * from that seed (add `MODEL_RUNS` past the failing run's number).
+ */
+const REPLAY = globalThis.process?.env ?? {};
 
 /** Registers the model test of `target`: one test per overflow policy. */
 export function describeModel(target: ModelTarget): void {
   describe(`${target.name} matches the reference model`, () => {
     for (const overflow of ["drop-oldest", "drop-newest", "wait"] as const) {
+      if (REPLAY.MODEL_SEED !== undefined && REPLAY.MODEL_OVERFLOW !== overflow) continue;
       it(`${target.name} matches the reference model and the accounting laws under "${overflow}"`, async () => {
         await fc.assert(
           fc.asyncProperty(
@@ -703,7 +709,11 @@ export function describeModel(target: ModelTarget): void {
               await finish(...await runBoth(target, { capacity, overflow, replay, start }, run, NUMBERS));
             },
           ),
-          { numRuns: RUNS, includeErrorInReport: true },
+          {
+            numRuns: RUNS,
+            includeErrorInReport: true,
+            ...(REPLAY.MODEL_SEED === undefined ? {} : { seed: Number(REPLAY.MODEL_SEED) }),
+          },
         );
       });
     }

@@ -27,6 +27,26 @@ function settleAll(subs: Subscriber<{ n: number }>[]): Promise<(number | string)
 }
 
 describe("a value's then getter, run while recv() resolves with it", () => {
+  it("may fill the room its read freed on a 'wait' bus: bus.ready, pending before, opened when the read freed it", async () => {
+    const bus = new Bus<{ n: number }>({ capacity: 1, overflow: "wait" });
+    const sub = bus.subscribe();
+    let sent = false;
+    bus.send(withGetter(1, () => {
+      if (!sent) {
+        sent = true;
+        bus.send({ n: 2 });
+      }
+    }));
+    let opened = false;
+    void bus.ready.then(() => opened = true);
+    assert.equal((await sub.recv()).n, 1);
+    assert.ok(sent, "the then getter sent");
+    await tick();
+    assert.ok(opened, "the read freed room before the getter filled it");
+    assert.deepEqual(take(sub).map((v) => v.n), [2], "the getter's value went out");
+    assert.equal(bus.stats().dropped, 0);
+  });
+
   it("may close another parked subscriber without stranding a third", async () => {
     const bus = new Bus<{ n: number }>();
     const [a, b, c] = [bus.subscribe(), bus.subscribe(), bus.subscribe()];
