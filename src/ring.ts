@@ -84,11 +84,17 @@ export class Ring<T> implements Tapped<T> {
    */
   draining: RingCursor<T>[] = [];
   /** Cursors parked in an await. A cursor that ends leaves its entry behind, marked not parked. */
-  parked: RingCursor<T>[] = [];
+  #parked: RingCursor<T>[] = [];
   /** The list to park in after the next wake-up; absent while a wake-up loop uses it. */
   #spare: RingCursor<T>[] | undefined = [];
-  tap: TapFn<T> | undefined = undefined;
+  #tap: TapFn<T> | undefined = undefined;
   taps: readonly TapFn<T>[] = [];
+  /**
+   * `write` does nothing after storing a value until the tail reaches this:
+   * {@linkcode REBASE_LIMIT} while no tap is set and nobody is parked, else 0.
+   * One comparison instead of three checks per value.
+   */
+  quietUntil = REBASE_LIMIT;
 
   dropped = 0;
   discarded = 0;
@@ -133,10 +139,35 @@ export class Ring<T> implements Tapped<T> {
       this.slots[tail & this.mask] = value;
     } else if (this.replay) this.slots[tail & this.mask] = value;
     this.tail = tail + 1;
-    if (tail + 1 === REBASE_LIMIT) this.#rebase();
-    if (this.tap !== undefined) this.tap(value, from);
-    if (this.parked.length !== 0) this.#wakeParked();
+    if (tail + 1 >= this.quietUntil) this.#afterWrite(value, from);
     return readers;
+  }
+
+  /** What a write may have to do once stored: rebase positions, call the tap, wake parked cursors. */
+  #afterWrite(value: T, from: Tap<T> | undefined): void {
+    if (this.tail >= REBASE_LIMIT) this.#rebase();
+    if (this.#tap !== undefined) this.#tap(value, from);
+    if (this.#parked.length !== 0) this.#wakeParked();
+  }
+
+  /** The function a write calls with each value (several taps are installed as one); see `tap.ts`. */
+  get tap(): TapFn<T> | undefined {
+    return this.#tap;
+  }
+
+  set tap(tap: TapFn<T> | undefined) {
+    this.#tap = tap;
+    this.#beQuiet();
+  }
+
+  /** Adds a cursor to the wake-up list of the next write. */
+  park(cursor: RingCursor<T>): void {
+    this.#parked.push(cursor);
+    this.quietUntil = 0;
+  }
+
+  #beQuiet(): void {
+    this.quietUntil = this.#tap === undefined && this.#parked.length === 0 ? REBASE_LIMIT : 0;
   }
 
   /** The queue of writes that wait for room. */
@@ -322,9 +353,10 @@ export class Ring<T> implements Tapped<T> {
    * a nested wake-up loop on the new list.
    */
   #takeParked(): RingCursor<T>[] {
-    const woken = this.parked;
-    this.parked = this.#spare ?? [];
+    const woken = this.#parked;
+    this.#parked = this.#spare ?? [];
     this.#spare = undefined;
+    this.#beQuiet();
     return woken;
   }
 

@@ -157,7 +157,7 @@ export class RingCursor<T> implements Cursor<T> {
     this.#wake = wake;
     if (this.#parked) return;
     this.#parked = true;
-    this.ring.parked.push(this);
+    this.ring.park(this);
   }
 
   close(): void {

@@ -46,6 +46,28 @@ describe("startSequenceAt()", () => {
     });
   }
 
+  it("a tap and a reader parked in recv() see the same across a rebase as on a bus numbered from 0", async () => {
+    /** The tap's values, what each parked recv() got, and the counts, with the tap on for the first half only. */
+    async function watch(start: number): Promise<unknown> {
+      const bus = new Bus<number>({ capacity: 4 });
+      startSequenceAt(bus, start, 5);
+      const tapped: number[] = [];
+      const tap = bus.tap((value) => tapped.push(value));
+      const sub = bus.subscribe();
+      const got: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const parked = sub.recv();
+        bus.send(i);
+        got.push(await parked);
+        if (i === 9) tap.close();
+      }
+      const { sent, ...counts } = bus.stats();
+      return [tapped, got, sent - start, counts];
+    }
+    const expected = await watch(0);
+    for (const start of [2 ** 31 - 3, 2 ** 32 - 3]) assert.deepEqual(await watch(start), expected, `from ${start}`);
+  });
+
   it("refuses a bus that has sent a value or has a subscriber", () => {
     const sent = new Bus<number>();
     sent.send(1);
