@@ -60,6 +60,21 @@ export interface Cursor<T> {
   take(): T | typeof EMPTY | typeof CLOSED;
 
   /**
+   * Holds the cursor for the reads its subscriber parked: until
+   * {@linkcode Cursor.release}, {@linkcode Cursor.take} hands over nothing
+   * (`EMPTY`), so a read made meanwhile, from user code run anywhere, queues
+   * behind the parked ones. They read with {@linkcode Cursor.takeHeld}.
+   * Checked inside `take`, so `tryRecv` pays nothing extra for it.
+   */
+  hold(): void;
+
+  /** Ends {@linkcode Cursor.hold}: the subscriber has no parked read left. */
+  release(): void;
+
+  /** {@linkcode Cursor.take} for the parked reads, held or not. */
+  takeHeld(): T | typeof EMPTY | typeof CLOSED;
+
+  /**
    * Hands up to `max` available values to `fn`, in order, and returns how
    * many. `fn` may re-enter; the drain stops early if `fn` reads or closes
    * this cursor, or a send overwrites the next value. Arguments are checked

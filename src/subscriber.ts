@@ -260,7 +260,7 @@ export class Subscriber<T> implements AsyncIterable<T> {
    * ```
    */
   tryRecv(): T | typeof EMPTY | typeof CLOSED {
-    return this.#waiters.length === 0 ? this.#cursor.take() : EMPTY;
+    return this.#cursor.take(); // EMPTY while reads are parked: the cursor is held
   }
 
   /**
@@ -521,7 +521,7 @@ export class Subscriber<T> implements AsyncIterable<T> {
 
   /** Queues a read behind those already parked and asks the cursor for a wake-up. */
   #park(waiter: Parked): void {
-    this.#waiters.push(waiter);
+    if (this.#waiters.push(waiter) === 1) this.#cursor.hold();
     if (!this.#settling) this.#cursor.park(this.#wake ??= () => this.#settle());
   }
 
@@ -548,7 +548,7 @@ export class Subscriber<T> implements AsyncIterable<T> {
       }
       let value: T | typeof EMPTY | typeof CLOSED;
       try {
-        value = cursor.take();
+        value = cursor.takeHeld();
       } catch (error) {
         waiters.shift();
         waiter.reject(error);
@@ -562,6 +562,7 @@ export class Subscriber<T> implements AsyncIterable<T> {
     }
     this.#settling = false;
     if (waiters.length !== 0) cursor.park(this.#wake!);
+    else cursor.release();
   }
 }
 

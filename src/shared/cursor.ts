@@ -38,6 +38,8 @@ export class SharedCursor<T> implements Cursor<T> {
   #missed = 0;
   #mode: number;
   #parked = false;
+  /** See {@linkcode Cursor.hold}. */
+  #held = false;
   #wake: (() => void) | undefined;
   onEnd: (() => void) | undefined;
   /** Called by the ring's wake-up, or early by `park` itself. */
@@ -89,6 +91,18 @@ export class SharedCursor<T> implements Cursor<T> {
   }
 
   take(): T | typeof EMPTY | typeof CLOSED {
+    return this.#held ? EMPTY : this.takeHeld();
+  }
+
+  hold(): void {
+    this.#held = true;
+  }
+
+  release(): void {
+    this.#held = false;
+  }
+
+  takeHeld(): T | typeof EMPTY | typeof CLOSED {
     const mode = this.#mode;
     if (mode !== OPEN) {
       if (mode === DONE) return CLOSED;
