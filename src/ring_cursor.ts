@@ -29,7 +29,7 @@ const DRAINING = 1;
 const INTERRUPTED = 2;
 /** In a `drain`, and a rebase moved every position: the drain shifts its own and goes on. */
 const REBASED = 3;
-/** Not draining, but reads take the slow path: a gap waits to be reported, or the bus is closed. */
+/** Not draining, but reads take the slow path: a gap waits to be reported, the bus is closed, or it is held. */
 const SLOW = 4;
 const ENDED = 5;
 
