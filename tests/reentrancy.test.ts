@@ -8,7 +8,7 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Bus, BusClosedError, LaggedError, type Subscriber } from "../mod.ts";
+import { Bus, BusClosedError, EMPTY, LaggedError, type Subscriber } from "../mod.ts";
 import { take, tick } from "./_read.ts";
 
 /** A value whose `then` getter runs `act` each time a promise resolves with it; it is not itself a thenable. */
@@ -300,6 +300,39 @@ describe("a tap", () => {
     assert.equal(bus.send(1), 1);
     assert.equal(await parked, 1);
     await assert.rejects(sub.recv(), BusClosedError);
+  });
+
+  it("may read a subscriber whose recv() is parked: tryRecv() and drain() get nothing, the parked recv() the value", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    const parked = sub.recv();
+    await tick();
+    const seen: unknown[] = [];
+    const tap = bus.tap(() => {
+      seen.push(sub.tryRecv());
+      seen.push(sub.drain((value) => seen.push(value)));
+    });
+    bus.send(1);
+    tap.close();
+    assert.deepEqual(seen, [EMPTY, 0]);
+    assert.equal(await parked, 1);
+    bus.send(2);
+    assert.equal(sub.tryRecv(), 2, "once its reads have settled, tryRecv() reads again");
+  });
+
+  it("may read a subscriber with a recv() still parked after another settled: the parked one gets the value", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    const [first, second] = [sub.recv(), sub.recv()];
+    await tick();
+    bus.send(1);
+    assert.equal(await first, 1);
+    const seen: unknown[] = [];
+    const tap = bus.tap(() => seen.push(sub.tryRecv()));
+    bus.send(2);
+    tap.close();
+    assert.deepEqual(seen, [EMPTY]);
+    assert.equal(await second, 2);
   });
 
   it("may close the subscriber a send is about to wake", async () => {
