@@ -24,7 +24,7 @@
  * @module
  */
 
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { relative } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -248,6 +248,14 @@ function describeEntry(entry: Equivalent): string {
   return `${entry.file} ${entry.mutator}: ${code(entry.original)} -> ${code(entry.replacement)}${where}`;
 }
 
+/** The source files of an area, as the reports name them (`src/...`); see the config's globs. */
+function sourcesOf(area: string): string[] {
+  const directory = area === "core" ? "src" : `src/${area}`;
+  const names = readdirSync(new URL(`../../${directory}/`, import.meta.url), { recursive: true }) as string[];
+  return names.filter((name) => name.endsWith(".ts") && (area !== "core" || !name.includes("/")))
+    .map((name) => `${directory}/${name}`).sort();
+}
+
 /** The Markdown summary. */
 function render(
   options: { dates: Map<string, Date>; reports: string[] },
@@ -269,6 +277,15 @@ function render(
   if (missing.length !== 0) {
     out.push(
       `- **Not run:** the ${missing.join(" and ")} area${missing.length === 1 ? "" : "s"}: no score for those files`,
+    );
+  }
+  const absent = AREAS.filter((area) => !missing.includes(area)).flatMap((area) =>
+    sourcesOf(area).filter((file) => !mutants.some((mutant) => mutant.file === file))
+  );
+  if (absent.length !== 0) {
+    out.push(
+      `- **In no report:** ${absent.map(code).join(", ")}: no mutants, or left out of a run narrowed by ` +
+        "`MUTATION_MUTATE`; no score for them",
     );
   }
   out.push(
