@@ -368,6 +368,23 @@ describe("bridge()", { skip: natsMissing("tests/nats_bridge.test.ts") }, () => {
     });
   });
 
+  it("wait: a bus closed under the bridge's waiting writes counts each as overflowed, and the bridge closes", async () => {
+    const subject = fresh();
+    const b = new Bus<number>({ capacity: 16, overflow: "wait" });
+    const to = await link(b, await connection(), { subject, maxQueued: 100 });
+    const stuck = b.subscribe();
+    const peer = await connection();
+    peer.publish(subject, envelope(randomOrigin(), 1, range(0, 50)));
+    await peer.flush();
+    await until(() => to.stats().received === 16 && to.stats().queued === 34, 5_000, "a full ring and a queue");
+    b.close();
+    await until(() => to.closed, 2_000, "the bridge to close");
+    assert.deepEqual([to.stats().received, to.stats().overflowed, to.stats().queued], [16, 34, 0]);
+    const reading = record(stuck);
+    await reading.done;
+    assert.deepEqual(reading.values, range(0, 16), "what the ring held is still read after the close");
+  });
+
   it("counts publishes that fail when the connection is closed", async () => {
     const subject = fresh();
     const a = new Bus<number>();
