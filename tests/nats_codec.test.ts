@@ -1,11 +1,15 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type Codec, createPacker, unpack } from "../src/nats/codec.ts";
+import { Outbox } from "../src/nats/outbox.ts";
+import { newCounters } from "../src/nats/stats.ts";
 import {
   type Header,
   HEADER_BYTES,
   JSON_LIST,
   LENGTH_PREFIXED,
+  originKey,
+  originOf,
   randomOrigin,
   readHeader,
   writeHeader,
@@ -57,9 +61,21 @@ describe("envelope", () => {
       bad[offset] = byte;
       assert.equal(readHeader(bad, {} as Header), undefined, `byte ${offset} = ${byte}`);
     }
-    const fractional = good.slice();
-    new DataView(fractional.buffer).setFloat64(12, 1.5, true);
-    assert.equal(readHeader(fractional, {} as Header), undefined);
+    for (const first of [1.5, -1, 2 ** 53]) {
+      const bad = good.slice();
+      new DataView(bad.buffer).setFloat64(12, first, true);
+      assert.equal(readHeader(bad, {} as Header), undefined, `first sequence ${first}`);
+    }
+    writeHeader(good, JSON_LIST, randomOrigin(), 0, 0);
+    assert.equal(readHeader(good, {} as Header)?.first, 0, "0 is a sequence number");
+  });
+
+  it("an origin's key is its low word plus 21 bits of its high word; its hex is all 64 bits, zero-padded", () => {
+    assert.equal(originKey(7, 0), 7);
+    assert.equal(originKey(0, 1), 2 ** 32);
+    assert.equal(originKey(0xffff_ffff, 0xffff_ffff), 2 ** 53 - 1);
+    assert.equal(originKey(5, 2 ** 21 + 3), 3 * 2 ** 32 + 5, "the high word's top 11 bits are not in the key");
+    assert.deepEqual(originOf(1, 2), { low: 1, high: 2, key: 2 * 2 ** 32 + 1, hex: "0000000200000001" });
   });
 
   it("randomOrigin() draws distinct ids", () => {
@@ -155,5 +171,21 @@ describe("codec", () => {
     const frames = pack(["x", "y"], text);
     assert.equal(unpack(text, json.framing, json.body, 3, 0, 3, []), 3);
     assert.equal(unpack(undefined, frames.framing, frames.body, 2, 0, 2, []), 2);
+  });
+});
+
+describe("outbox", () => {
+  it("publishes a batch the moment its values take maxBatchBytes, not one value later", () => {
+    const measure = createPacker<number>(undefined);
+    measure.add(12345);
+    measure.add(67890);
+    const published: number[] = [];
+    const outbox = new Outbox<number>(undefined, randomOrigin(), measure.bytes, newCounters(), (_, count) => {
+      published.push(count);
+    });
+    outbox.add(12345);
+    assert.deepEqual(published, [], "below the bound it waits for more");
+    outbox.add(67890);
+    assert.deepEqual(published, [2], "at the bound it goes out at once");
   });
 });

@@ -53,7 +53,8 @@ export function randomOrigin(): Origin {
   return originOf(low, high);
 }
 
-function originOf(low: number, high: number): Origin {
+/** The origin with these two words. */
+export function originOf(low: number, high: number): Origin {
   const hex = high.toString(16).padStart(8, "0") + low.toString(16).padStart(8, "0");
   return { low, high, key: originKey(low, high), hex };
 }

@@ -34,7 +34,13 @@ export class Intake<T> {
   #scheduled = false;
   #closed = false;
   #onBusClosed: () => void;
+  #report: (error: unknown) => void;
 
+  /**
+   * `onBusClosed` runs once, when a send or write finds the bus closed while
+   * the intake is open. `report` surfaces an error another tap threw after
+   * the value went in (by default, as an uncaught error in a microtask).
+   */
   constructor(
     tap: TapLike<T>,
     bus: { readonly capacity: number; readonly overflow: string },
@@ -42,6 +48,7 @@ export class Intake<T> {
     counters: Counters,
     maxQueued: number,
     onBusClosed: () => void,
+    report: (error: unknown) => void = rethrowLater,
   ) {
     this.#tap = tap;
     this.#codec = codec;
@@ -50,6 +57,7 @@ export class Intake<T> {
     this.#wait = bus.overflow === "wait";
     this.#maxQueued = this.#wait ? maxQueued : Infinity;
     this.#onBusClosed = onBusClosed;
+    this.#report = report;
   }
 
   /** Values waiting to be sent into the bus. */
@@ -137,9 +145,7 @@ export class Intake<T> {
         return true;
       }
       // Another tap on the bus threw after the value went in: it was sent. Surface the error, go on.
-      queueMicrotask(() => {
-        throw error;
-      });
+      this.#report(error);
     }
     this.#counters.received++;
     return false;
@@ -161,15 +167,21 @@ export class Intake<T> {
           return;
         }
         this.#counters.received++; // sent; another tap threw
-        queueMicrotask(() => {
-          throw error;
-        });
+        this.#report(error);
       },
     );
   }
 
   #busClosed(): void {
+    if (this.#closed) return;
     this.close();
     this.#onBusClosed();
   }
+}
+
+/** Throws `error` from a microtask of its own: uncaught, so the runtime reports it, and nothing here stops. */
+export function rethrowLater(error: unknown): void {
+  queueMicrotask(() => {
+    throw error;
+  });
 }
