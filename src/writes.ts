@@ -128,9 +128,18 @@ export class Writes<T> {
     queueMicrotask(() => this.#flush());
   }
 
-  /** The bus closed: every waiting write fails with `BusClosedError`. */
+  /**
+   * The bus closed: every waiting write fails with `BusClosedError`, except
+   * the one `#flush` is sending (a tap closed the bus as it went out): it
+   * was sent, and `#flush` settles it.
+   */
   close(): void {
+    const sending = this.#sending;
     for (const entry of this.#queue.splice(0)) {
+      if (entry === sending) {
+        this.#queue.push(entry);
+        continue;
+      }
       this.#detach(entry);
       entry.reject(new BusClosedError());
     }

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Bus, BusClosedError, type OverflowPolicy } from "../mod.ts";
+import { Bus, BusClosedError, CLOSED, type OverflowPolicy } from "../mod.ts";
 import { take, tick } from "./_read.ts";
 
 /** Reads everything in the background, one batch per macrotask: a consumer slower than its producers. */
@@ -183,6 +183,22 @@ describe("Bus.write()", () => {
     }
     assert.deepEqual(seen, [0, 1, 2]);
     assert.deepEqual(await Promise.all([first, second]), [1, 1], "the first went out: the abort came too late");
+  });
+
+  it("resolves a waiting write whose value went out though a tap closed the bus as it did; the writes behind it fail", async () => {
+    const bus = new Bus<number>({ capacity: 1, overflow: "wait" });
+    const sub = bus.subscribe();
+    bus.tap((value) => {
+      if (value === 1) bus.close();
+    });
+    bus.send(0);
+    const first = bus.write(1);
+    const second = assert.rejects(bus.write(2), BusClosedError);
+    assert.equal(sub.tryRecv(), 0);
+    assert.equal(await first, 1, "sent, as a send() whose tap closes the bus returns");
+    await second;
+    assert.equal(sub.tryRecv(), 1);
+    assert.equal(sub.tryRecv(), CLOSED);
   });
 
   it("gives up when its signal aborts, sending nothing, and leaves the other writes in order", async () => {
