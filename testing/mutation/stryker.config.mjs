@@ -1,7 +1,7 @@
 // StrykerJS configuration for `npm run mutation` (see testing/mutation/README.md).
 // Stryker 9.6.1: version 10 needs Node 22, and CI runs Node 20.
 
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import process from "node:process";
 
 /**
@@ -11,6 +11,12 @@ import process from "node:process";
  */
 const TESTS = readdirSync(new URL("../../tests", import.meta.url)).filter((name) => name.endsWith(".test.ts"));
 const testsOf = (pick) => TESTS.filter(pick).map((name) => `tests/${name}`);
+/**
+ * A mutant's covering files run in this order until one fails, so the files that start no nats-server go first: most
+ * NATS mutants then die in a unit test's second, not a bridge test's minute.
+ */
+const startsServer = (file) => /from "\.\/_nats/.test(readFileSync(new URL(`../../${file}`, import.meta.url), "utf8"));
+const serverless = (files) => [...files.filter((file) => !startsServer(file)), ...files.filter(startsServer)];
 /** Read the manifests, the README and the published file list: no change in src/ can reach them. */
 const UNREACHABLE = ["project.test.ts", "published.test.ts"];
 /** Takes seconds to allocate the largest ring; the capacity bound's checks are in bad_input.test.ts. */
@@ -28,7 +34,7 @@ const AREAS = {
     ),
   },
   shared: { mutate: ["src/shared/**/*.ts"], tests: testsOf((name) => name.startsWith("shared_")) },
-  nats: { mutate: ["src/nats/**/*.ts"], tests: testsOf((name) => name.startsWith("nats_")) },
+  nats: { mutate: ["src/nats/**/*.ts"], tests: serverless(testsOf((name) => name.startsWith("nats_"))) },
   sse: { mutate: ["src/sse/**/*.ts"], tests: testsOf((name) => SSE.includes(name)) },
 };
 const area = process.env.MUTATION_AREA ?? "core";
