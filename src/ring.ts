@@ -151,10 +151,6 @@ export class Ring<T> implements Tapped<T> {
   }
 
   /** The function a write calls with each value (several taps are installed as one); see `tap.ts`. */
-  get tap(): TapFn<T> | undefined {
-    return this.#tap;
-  }
-
   set tap(tap: TapFn<T> | undefined) {
     this.#tap = tap;
     this.#beQuiet();

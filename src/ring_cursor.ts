@@ -110,7 +110,7 @@ export class RingCursor<T> implements Cursor<T> {
 
   release(): void {
     this.#held = false;
-    if (this.state === SLOW) this.#rest();
+    if (this.state === SLOW) this.#rest(); // open again, unless a gap or the end keeps it slow
   }
 
   takeHeld(): T | typeof EMPTY | typeof CLOSED {

@@ -55,7 +55,8 @@ export type TapFn<T> = (value: T, from: Tap<T> | undefined) => void;
 /** What a ring keeps for its taps: the list, and the one function `send` calls. */
 export interface Tapped<T> {
   taps: readonly TapFn<T>[];
-  tap: TapFn<T> | undefined;
+  /** Set here, read only by the ring's `write`. */
+  set tap(fn: TapFn<T> | undefined);
 }
 
 /** How a tap sends: the bus's own send and write, with the sender marked. */

@@ -557,6 +557,30 @@ describe("SharedBus.write()", () => {
     assert.deepEqual(await reading, [0, 1, 3]);
   });
 
+  it("gives up a waiting write whose encode aborts its signal while another view takes the room", async () => {
+    const controller = new AbortController();
+    let other: SharedBus<number> | undefined;
+    const codec: SharedCodec<number> = {
+      encode(value) {
+        if (value === 1) {
+          controller.abort(new Error("aborted in encode"));
+          other!.send(2); // takes the room the write was about to claim
+        }
+        return Uint8Array.of(value);
+      },
+      decode: (bytes) => bytes[0]!,
+    };
+    const bus = new SharedBus<number>({ capacity: 1, overflow: "wait", codec });
+    other = elsewhere(bus, codec);
+    const sub = elsewhere(bus, codec).subscribe();
+    bus.send(0);
+    const write = bus.write(1, { signal: controller.signal });
+    assert.equal(sub.tryRecv(), 0);
+    await assert.rejects(watchdog(write, 5000, () => "the write hung"), /aborted in encode/);
+    assert.equal(sub.tryRecv(), 2);
+    assert.equal(sub.tryRecv(), EMPTY, "1 never went out");
+  });
+
   it("rejects this view's waiting writes with BusClosedError when another view closes the bus, and later writes at once", async () => {
     const bus = new SharedBus<number>({ capacity: 1, overflow: "wait" });
     const other = elsewhere(bus);

@@ -96,6 +96,19 @@ describe("Bus.tap()", () => {
     assert.deepEqual([sub.tryRecv(), sub.tryRecv(), sub.tryRecv()], [1, 10, 2]);
   });
 
+  it("a read parked while a tap comes and goes is still woken by the next send", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    let woken: number | undefined;
+    const read = sub.recv().then((value) => woken = value);
+    const tap = bus.tap(() => {});
+    tap.close();
+    bus.send(1);
+    for (let i = 0; i < 3; i++) await Promise.resolve();
+    assert.equal(woken, 1, "woken in the send's microtasks");
+    await read;
+  });
+
   it("rejects a tap that is not a function, naming the value", () => {
     const bus = new Bus<number>();
     assert.throws(() => bus.tap(42 as never), { name: "TypeError", message: "Invalid fn: 42; expected a function" });
