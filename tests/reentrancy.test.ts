@@ -21,6 +21,16 @@ function withGetter(n: number, act: () => void): { n: number } {
   }) as { n: number };
 }
 
+/** {@linkcode withGetter}, but `act` runs only the first time. */
+function withGetterOnce(n: number, act: () => void): { n: number } {
+  let done = false;
+  return withGetter(n, () => {
+    if (done) return;
+    done = true;
+    act();
+  });
+}
+
 /** How each parked recv() settled: the number it got, or the error's name. */
 function settleAll(subs: Subscriber<{ n: number }>[]): Promise<(number | string)[]> {
   return Promise.all(subs.map((sub) => sub.recv().then((value) => value.n, (error: Error) => error.name)));
@@ -119,10 +129,7 @@ describe("a value's then getter, run while recv() resolves with it", () => {
     const parked = [sub.recv(), sub.recv()];
     await tick();
     const inside: unknown[] = [];
-    let once = false;
-    bus.send(withGetter(1, () => {
-      if (once) return;
-      once = true;
+    bus.send(withGetterOnce(1, () => {
       inside.push(sub.tryRecv(), sub.drain(() => assert.fail("the value belongs to the parked read")));
     }));
     bus.send({ n: 2 });
@@ -139,10 +146,7 @@ describe("a value's then getter, run while recv() resolves with it", () => {
     void sub.recv().then((value) => log.push(`parked ${value.n}`));
     await tick();
     const inside: unknown[] = [];
-    let once = false;
-    bus.send(withGetter(1, () => {
-      if (once) return;
-      once = true;
+    bus.send(withGetterOnce(1, () => {
       bus.send({ n: 2 }); // the second parked recv() is owed this one
       inside.push(sub.tryRecv(), sub.drain(() => log.push("drained")));
       void sub.recv().then((value) => log.push(`recv ${value.n}`));
@@ -164,10 +168,7 @@ describe("a value's then getter, run while recv() resolves with it", () => {
     const first = sub.recv();
     const second = sub.recv().then((value) => value.n, (error: unknown) => error);
     await tick();
-    let once = false;
-    bus.send(withGetter(1, () => {
-      if (once) return;
-      once = true;
+    bus.send(withGetterOnce(1, () => {
       for (let n = 2; n <= 4; n++) bus.send({ n }); // the ring keeps 3 and 4: 2 is lost
     }));
     assert.equal((await first).n, 1);
@@ -184,10 +185,7 @@ describe("a value's then getter, run while recv() resolves with it", () => {
     const first = a.recv();
     await tick();
     const woken: string[] = [];
-    let once = false;
-    bus.send(withGetter(1, () => {
-      if (once) return;
-      once = true;
+    bus.send(withGetterOnce(1, () => {
       void a.recv().then(() => woken.push("a")); // a is still settling: it parks again when its loop ends
       b.tryRecv(); // b has read value 1
       void b.recv().then(() => woken.push("b")); // b parks now
