@@ -2,6 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type Codec, createPacker, unpack } from "../src/nats/codec.ts";
 import { Outbox } from "../src/nats/outbox.ts";
+import { CLOSED, EMPTY } from "../mod.ts";
 import { newCounters } from "../src/nats/stats.ts";
 import {
   type Header,
@@ -145,6 +146,20 @@ describe("codec", () => {
     const out: unknown[] = [];
     assert.equal(unpack(text, framing, body, count, 0, count, out), 1);
     assert.deepEqual(out, ["one", "three", ""]);
+  });
+
+  it("a codec: a value decode returns as EMPTY or CLOSED, which no bus can send, is one error", () => {
+    const signals: Codec<string | typeof EMPTY | typeof CLOSED> = {
+      encode: (value) => new TextEncoder().encode(String(value)),
+      decode: (bytes) => {
+        const value = new TextDecoder().decode(bytes);
+        return value === "empty" ? EMPTY : value === "closed" ? CLOSED : value;
+      },
+    };
+    const { body, count, framing } = pack(["a", "empty", "b", "closed"], signals);
+    const out: unknown[] = [];
+    assert.equal(unpack(signals, framing, body, count, 0, count, out), 2);
+    assert.deepEqual(out, ["a", "b"]);
   });
 
   it("a codec: encode that throws or returns no bytes refuses the value", () => {

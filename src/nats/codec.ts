@@ -10,12 +10,14 @@
  * @module
  */
 
+import { CLOSED, EMPTY } from "../signals.ts";
 import { type Framing, HEADER_BYTES, JSON_LIST, LENGTH_PREFIXED } from "./envelope.ts";
 
 /**
  * Turns values into bytes and back, for a bridge that should not use JSON.
  * `decode` may throw (to reject a value that does not validate, say): the
- * bridge counts the value in `stats().decodeErrors` and skips it. The bytes
+ * bridge counts the value in `stats().decodeErrors` and skips it, as it does
+ * a value `decode` returns as `EMPTY` or `CLOSED`, which no bus can send. The bytes
  * handed to `decode` are a view into the message (under Node, a `Buffer`,
  * whose `slice()` is another view): read them in place, or copy them with
  * `new Uint8Array(bytes)` to keep them.
@@ -36,7 +38,7 @@ import { type Framing, HEADER_BYTES, JSON_LIST, LENGTH_PREFIXED } from "./envelo
 export interface Codec<T> {
   /** The bytes for `value`. May throw; the bridge counts it in `stats().encodeErrors`. */
   encode(value: T): Uint8Array;
-  /** The value in `bytes`. May throw; the bridge counts it in `stats().decodeErrors`. */
+  /** The value in `bytes`. May throw; the bridge counts it in `stats().decodeErrors`, as it does a returned `EMPTY` or `CLOSED`. */
   decode(bytes: Uint8Array): T;
 }
 
@@ -224,7 +226,10 @@ function unpackFrames<T>(codec: Codec<T>, body: Uint8Array, wanted: number, skip
     if (end > body.byteLength) break;
     if (index >= skip) {
       try {
-        out.push(codec.decode(body.subarray(offset + 4, end)));
+        const value = codec.decode(body.subarray(offset + 4, end));
+        // The bus's own signals cannot be sent: a codec that returns one decoded nothing usable.
+        if (value === EMPTY || value === CLOSED) errors++;
+        else out.push(value);
       } catch {
         errors++;
       }
