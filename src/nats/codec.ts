@@ -38,7 +38,10 @@ import { type Framing, HEADER_BYTES, JSON_LIST, LENGTH_PREFIXED } from "./envelo
 export interface Codec<T> {
   /** The bytes for `value`. May throw; the bridge counts it in `stats().encodeErrors`. */
   encode(value: T): Uint8Array;
-  /** The value in `bytes`. May throw; the bridge counts it in `stats().decodeErrors`, as it does a returned `EMPTY` or `CLOSED`. */
+  /**
+   * The value in `bytes`. May throw; the bridge counts it in
+   * `stats().decodeErrors`, as it does a returned `EMPTY` or `CLOSED`.
+   */
   decode(bytes: Uint8Array): T;
 }
 
