@@ -40,6 +40,18 @@ describe("assertWebSocket()", () => {
     }
   });
 
+  it("passes whenever the global WebSocket is a class, as it is once Node 20 has --experimental-websocket", () => {
+    const global = globalThis as { WebSocket?: unknown };
+    const saved = Object.getOwnPropertyDescriptor(global, "WebSocket");
+    Object.defineProperty(global, "WebSocket", { value: class WebSocket {}, configurable: true, writable: true });
+    try {
+      assertWebSocket();
+    } finally {
+      if (saved) Object.defineProperty(global, "WebSocket", saved);
+      else delete global.WebSocket;
+    }
+  });
+
   it("passes where the runtime has WebSocket, and throws on Node 20 started without --experimental-websocket", () => {
     if (hasWebSocket) assertWebSocket();
     else assert.throws(assertWebSocket, /--experimental-websocket/);
