@@ -131,6 +131,33 @@ describe("codec", () => {
     assert.deepEqual(out, [1, 2]);
   });
 
+  it("JSON: a body that parses whole as an array of its count values arrives whole, however it is spaced", () => {
+    const body = new TextEncoder().encode("[1,2, 3]");
+    const out: unknown[] = [];
+    assert.equal(unpack(undefined, JSON_LIST, body, 3, 0, 3, out), 0);
+    assert.deepEqual(out, [1, 2, 3]);
+    const some: unknown[] = [];
+    assert.equal(unpack(undefined, JSON_LIST, body, 3, 1, 1, some), 0);
+    assert.deepEqual(some, [2]);
+  });
+
+  it("JSON: with a bad line, the values before `skip` and after `room` are neither kept nor counted", () => {
+    const body = new TextEncoder().encode('[1,\n{"broken":,\n3,\n4,\n5]');
+    const out: unknown[] = [];
+    assert.equal(unpack(undefined, JSON_LIST, body, 5, 1, 2, out), 1);
+    assert.deepEqual(out, [3]);
+  });
+
+  it("JSON: a bad body without its brackets, or with an empty line, loses only its bad lines", () => {
+    const unbracketed: unknown[] = [];
+    const body = new TextEncoder().encode('12,\n{"broken":,\n34');
+    assert.equal(unpack(undefined, JSON_LIST, body, 3, 0, 3, unbracketed), 1);
+    assert.deepEqual(unbracketed, [12, 34]);
+    const emptyFirst: unknown[] = [];
+    assert.equal(unpack(undefined, JSON_LIST, new TextEncoder().encode("\n1,\n{bad"), 3, 0, 3, emptyFirst), 2);
+    assert.deepEqual(emptyFirst, [1], "the empty line and the bad one are the two errors");
+  });
+
   it("unpack() drops the first `skip` values and keeps at most `room`", () => {
     for (const codec of [undefined, text]) {
       const { body, count, framing } = pack(["a", "b", "c", "d", "e"], codec);
@@ -181,26 +208,66 @@ describe("codec", () => {
     assert.deepEqual(out, ["aaaa", "bbbb"]);
   });
 
+  it("a codec: a body cut inside a length prefix, or with fewer frames than its count, counts the missing ones", () => {
+    const { body, count } = pack(["aaaa", "bbbb", "cccc"], text);
+    const cut: unknown[] = [];
+    assert.equal(unpack(text, LENGTH_PREFIXED, body.subarray(0, body.length - 6), count, 0, count, cut), 1);
+    assert.deepEqual(cut, ["aaaa", "bbbb"]);
+    const short: unknown[] = [];
+    assert.equal(unpack(text, LENGTH_PREFIXED, body, 5, 0, 5, short), 2);
+    assert.deepEqual(short, ["aaaa", "bbbb", "cccc"]);
+  });
+
+  it("a codec: take() empties the packer, so the next batch holds only its own values", () => {
+    const packer = createPacker(text);
+    packer.add("a");
+    packer.add("b");
+    packer.take();
+    assert.equal(packer.count, 0);
+    packer.add("c");
+    const out: unknown[] = [];
+    const body = packer.take().subarray(HEADER_BYTES);
+    assert.equal(unpack(text, LENGTH_PREFIXED, body, 1, 0, 1, out), 0);
+    assert.deepEqual(out, ["c"]);
+  });
+
   it("a framing that does not match the codec makes every value a decode error", () => {
     const json = pack([1, 2, 3]);
     const frames = pack(["x", "y"], text);
     assert.equal(unpack(text, json.framing, json.body, 3, 0, 3, []), 3);
     assert.equal(unpack(undefined, frames.framing, frames.body, 2, 0, 2, []), 2);
   });
+
+  it("a framing that does not match the codec is not read the other way, and skipped values are not counted", () => {
+    const json = pack([1, 2, 3, 4, 5]);
+    const frames = pack(["a", "b", "c", "d", "e"], text);
+    const asFrames: unknown[] = [];
+    assert.equal(unpack(text, JSON_LIST, frames.body, 5, 2, 2, asFrames), 2);
+    assert.deepEqual(asFrames, []);
+    const asJson: unknown[] = [];
+    assert.equal(unpack(undefined, LENGTH_PREFIXED, json.body, 5, 2, 2, asJson), 2);
+    assert.deepEqual(asJson, []);
+  });
 });
 
 describe("outbox", () => {
-  it("publishes a batch the moment its values take maxBatchBytes, not one value later", () => {
-    const measure = createPacker<number>(undefined);
-    measure.add(12345);
-    measure.add(67890);
-    const published: number[] = [];
-    const outbox = new Outbox<number>(undefined, randomOrigin(), measure.bytes, newCounters(), (_, count) => {
-      published.push(count);
-    });
-    outbox.add(12345);
-    assert.deepEqual(published, [], "below the bound it waits for more");
-    outbox.add(67890);
-    assert.deepEqual(published, [2], "at the bound it goes out at once");
+  it("publishes a batch the moment its values take maxBatchBytes, not one value later, with JSON or a codec", () => {
+    const bytes: Codec<number> = {
+      encode: (n) => new TextEncoder().encode(String(n)),
+      decode: (b) => Number(new TextDecoder().decode(b)),
+    };
+    for (const codec of [undefined, bytes]) {
+      const measure = createPacker<number>(codec);
+      measure.add(12345);
+      measure.add(67890);
+      const published: number[] = [];
+      const outbox = new Outbox<number>(codec, randomOrigin(), measure.bytes, newCounters(), (_, count) => {
+        published.push(count);
+      });
+      outbox.add(12345);
+      assert.deepEqual(published, [], "below the bound it waits for more");
+      outbox.add(67890);
+      assert.deepEqual(published, [2], `at the bound it goes out at once (${codec ? "codec" : "JSON"})`);
+    }
   });
 });
