@@ -23,6 +23,14 @@ function envelope(origin: Origin, first: number, value: unknown): Uint8Array {
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
 
+/** Yields microtask turns (no I/O runs between them) until `condition()` holds, or fails after 100. */
+async function turns(condition: () => boolean): Promise<void> {
+  for (let turn = 0; !condition(); turn++) {
+    if (turn === 100) assert.fail("no change within 100 microtask turns");
+    await Promise.resolve();
+  }
+}
+
 describe("bridgeJetStream()", { skip: natsMissing("tests/nats_jetstream.test.ts") }, () => {
   let server: NatsServer;
   let nc: NatsConnection;
@@ -90,6 +98,9 @@ describe("bridgeJetStream()", { skip: natsMissing("tests/nats_jetstream.test.ts"
       await until(() => reading.values.length === expected.length, 5_000, `start ${start}`);
       assert.deepEqual(reading.values, expected, `start ${start}`);
       assert.equal(to.stats().gaps, gaps, `start ${start}`);
+      // The consumer starts at `start`: it hears exactly the messages from there, none twice.
+      const { receivedMessages, duplicates } = to.stats();
+      assert.deepEqual([receivedMessages, duplicates], [expected.length, 0], `start ${start}`);
     }
     const c = new Bus<number>();
     const later = record(c.subscribe());
@@ -98,7 +109,7 @@ describe("bridgeJetStream()", { skip: natsMissing("tests/nats_jetstream.test.ts"
     await until(() => later.values.length === 5);
     await sleep(20);
     assert.deepEqual(later.values, range(300, 305));
-    assert.equal(next.stats().gaps, 0);
+    assert.deepEqual([next.stats().gaps, next.stats().receivedMessages, next.stats().duplicates], [0, 5, 0]);
   });
 
   it("a reader lapped by discard-old counts exactly what the stream discarded before it read", SLOW, async () => {
@@ -176,11 +187,23 @@ describe("bridgeJetStream()", { skip: natsMissing("tests/nats_jetstream.test.ts"
     assert.deepEqual(mine.values, range(0, 10), "each value once: the local send, not the echo");
   });
 
-  it("rejects a stream of other subjects, and a stream that does not exist", async () => {
+  it("rejects a stream that holds other subjects, another one or none (a mirror), and one that does not exist", async () => {
     await jsm.streams.add({ name: "MIXED", subjects: ["mixed.a", "mixed.b"], storage: "memory" });
     await assert.rejects(bridgeJetStream(new Bus<number>(), jetstream(nc), { stream: "MIXED", subject: "mixed.a" }), {
       name: "TypeError",
       message: 'Invalid stream: "MIXED" holds subjects ["mixed.a","mixed.b"]; expected exactly ["mixed.a"], ' +
+        "so that its sequence numbers count the bridge's values",
+    });
+    await jsm.streams.add({ name: "OTHER", subjects: ["other.a"], storage: "memory" });
+    await assert.rejects(bridgeJetStream(new Bus<number>(), jetstream(nc), { stream: "OTHER", subject: "other.b" }), {
+      name: "TypeError",
+      message: 'Invalid stream: "OTHER" holds subjects ["other.a"]; expected exactly ["other.b"], ' +
+        "so that its sequence numbers count the bridge's values",
+    });
+    await jsm.streams.add({ name: "COPY", mirror: { name: "OTHER" }, storage: "memory" });
+    await assert.rejects(bridgeJetStream(new Bus<number>(), jetstream(nc), { stream: "COPY", subject: "other.a" }), {
+      name: "TypeError",
+      message: 'Invalid stream: "COPY" holds subjects []; expected exactly ["other.a"], ' +
         "so that its sequence numbers count the bridge's values",
     });
     await assert.rejects(bridgeJetStream(new Bus<number>(), jetstream(nc), { stream: "NOPE", subject: "nope" }));
@@ -192,6 +215,104 @@ describe("bridgeJetStream()", { skip: natsMissing("tests/nats_jetstream.test.ts"
       bridgeJetStream(new Bus<number>(), jetstream(nc), { stream: "S", subject: "s", start: "first" as "next" }),
       { name: "TypeError", message: 'Invalid start: "first"; expected "next", "oldest" or a sequence number from 1' },
     );
+  });
+
+  it("a producer that ignores ready: window bounds the acknowledgements in flight, maxQueued the values still waiting", async () => {
+    const { stream, subject } = await ring(1_000);
+    const a = new Bus<number>();
+    const from = await link(a, { stream, subject, window: 1, maxQueued: 10 });
+    for (const n of range(0, 5)) a.send(n);
+    await turns(() => from.stats().inFlight > 0);
+    assert.deepEqual([from.stats().inFlight, from.stats().backlog], [1, 4], "one in flight, the rest waiting");
+    for (const n of range(5, 15)) a.send(n);
+    assert.deepEqual([from.stats().backlog, from.stats().publishOverflowed], [10, 4], "room for 6 more behind the 4");
+    await until(() => from.stats().published === 11, 5_000, "11 acknowledgements");
+    const b = new Bus<number>();
+    const reading = record(b.subscribe());
+    await link(b, { stream, subject, start: "oldest" });
+    await until(() => reading.values.length === 11);
+    assert.deepEqual(reading.values, range(0, 11));
+  });
+
+  it("holds sends a microtask apart in the backlog until the producer goes quiet, then publishes them together", async () => {
+    const { stream, subject } = await ring(1_000);
+    const a = new Bus<number>();
+    const from = await link(a, { stream, subject });
+    for (const n of range(0, 20)) {
+      a.send(n);
+      await Promise.resolve();
+      assert.deepEqual([from.stats().backlog, from.stats().inFlight], [n + 1, 0], `after send ${n}`);
+    }
+    await turns(() => from.stats().inFlight > 0);
+    assert.deepEqual([from.stats().backlog, from.stats().inFlight], [0, 20]);
+    await until(() => from.stats().published === 20);
+  });
+
+  it("close() lets a producer past ready at once, while acknowledgements are still out", async () => {
+    const { stream, subject } = await ring(1_000);
+    const a = new Bus<number>();
+    const from = await link(a, { stream, subject, window: 1 });
+    for (const n of range(0, 3)) a.send(n);
+    await turns(() => from.stats().inFlight > 0);
+    let parked = true;
+    const waiting = from.ready.then(() => parked = false);
+    const closing = from.close();
+    let past = false;
+    const ready = from.ready.then(() => past = true);
+    for (let turn = 0; turn < 10; turn++) await Promise.resolve(); // no I/O, so no acknowledgement yet
+    assert.deepEqual([parked, past, from.stats().inFlight], [false, true, 1]);
+    await Promise.all([waiting, ready, closing]);
+    assert.equal(from.stats().published, 3);
+  });
+
+  it("stops reading the moment close() is called, while it waits for its own acknowledgements", async () => {
+    const { stream, subject } = await ring(1_000);
+    const a = new Bus<number>();
+    const mine = record(a.subscribe());
+    const from = await link(a, { stream, subject, start: "next", window: 1 });
+    for (const n of range(0, 200)) a.send(n);
+    const foreign = randomOrigin();
+    for (const n of range(0, 5)) nc.publish(subject, envelope(foreign, n + 1, 1_000 + n));
+    const heard = from.stats().receivedMessages;
+    await from.close();
+    assert.equal(from.stats().published, 200);
+    assert.equal((await jsm.streams.info(stream)).state.messages, 205, "the foreign messages were in the stream");
+    const { receivedMessages, received, echoes } = from.stats();
+    assert.deepEqual([receivedMessages, received, echoes], [heard, 0, 0], "nothing read once close() was called");
+    await sleep(10);
+    assert.deepEqual(mine.values, range(0, 200));
+  });
+
+  it("closes itself when the bus closes under it", async () => {
+    const { stream, subject } = await ring(1_000);
+    const b = new Bus<number>();
+    const to = await link(b, { stream, subject, start: "next" });
+    assert.equal(to.closed, false);
+    b.close();
+    nc.publish(subject, envelope(randomOrigin(), 1, 1));
+    await until(() => to.closed, 2_000, "the bridge to close");
+    assert.equal(to.stats().received, 0);
+  });
+
+  it("origin is the id its stream messages carry; await using closes it, publishing what was sent", async () => {
+    const { stream, subject } = await ring(1_000);
+    const a = new Bus<number>();
+    let held: Bridge | undefined;
+    {
+      await using from = await bridgeJetStream(a, jetstream(nc), { stream, subject });
+      assert.equal(from.closed, false);
+      held = from;
+      a.send(1);
+      a.send(2);
+    }
+    assert.equal((await jsm.streams.info(stream)).state.messages, 2, "both published before the block ended");
+    assert.equal(held?.closed, true);
+    const stored = await jsm.streams.getMessage(stream, { seq: 1 });
+    const view = new DataView(stored!.data.buffer, stored!.data.byteOffset, stored!.data.byteLength);
+    const hex = view.getUint32(8, true).toString(16).padStart(8, "0") +
+      view.getUint32(4, true).toString(16).padStart(8, "0");
+    assert.equal(held?.origin, hex);
+    assert.match(held?.origin ?? "", /^[0-9a-f]{16}$/);
   });
 
   it("close() waits for outstanding acknowledgements, stops reading, and renders in toPrometheus", async () => {
