@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { Bus, toPrometheus } from "../mod.ts";
-import { type Bridge, bridgeJetStream, type JetStreamBridgeOptions } from "../nats.ts";
+import { type Bridge, bridgeJetStream, type JetStreamBridgeOptions, type JetStreamClientLike } from "../nats.ts";
 import { createPacker } from "../src/nats/codec.ts";
 import { type Origin, randomOrigin, writeHeader } from "../src/nats/envelope.ts";
 import { connectTo, record, sleep, until } from "./_nats.ts";
@@ -313,6 +313,31 @@ describe("bridgeJetStream()", { skip: natsMissing("tests/nats_jetstream.test.ts"
       view.getUint32(4, true).toString(16).padStart(8, "0");
     assert.equal(held?.origin, hex);
     assert.match(held?.origin ?? "", /^[0-9a-f]{16}$/);
+  });
+
+  it("a client of the user's whose publish throws at once: that value counts in publishErrors, the rest go out", async () => {
+    const { stream, subject } = await ring(100);
+    const js = jetstream(nc);
+    let calls = 0;
+    // The structural client type lets a user wrap the real one; this wrapper refuses its second publish outright.
+    const refusing: JetStreamClientLike = {
+      streams: js.streams,
+      consumers: js.consumers,
+      publish: (to, payload) => {
+        if (++calls === 2) throw new Error("refused before sending");
+        return js.publish(to, payload);
+      },
+    };
+    const bus = new Bus<number>();
+    const made = await bridgeJetStream(bus, refusing, { stream, subject, window: 1 });
+    open.unshift(made);
+    for (const n of [1, 2, 3]) {
+      await made.ready;
+      bus.send(n);
+    }
+    await until(() => made.stats().published + made.stats().publishErrors === 3, 5_000, "three outcomes");
+    assert.deepEqual([made.stats().published, made.stats().publishErrors, made.stats().inFlight], [2, 1, 0]);
+    assert.equal((await jsm.streams.info(stream)).state.messages, 2);
   });
 
   it("close() waits for outstanding acknowledgements, stops reading, and renders in toPrometheus", async () => {
