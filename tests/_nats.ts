@@ -16,11 +16,11 @@ export function connectTo(url: string, options: { noEcho?: boolean; name?: strin
   return connect({ servers: url, reconnectTimeWait: 50, maxReconnectAttempts: -1, ...options });
 }
 
-/** Waits until `condition()` holds, polling every 5 ms, or fails after `ms`. */
+/** Waits until `condition()` holds, polling every 5 ms, or fails after `ms` (on `performance.now()`: a test may stub `Date.now`). */
 export async function until(condition: () => boolean, ms = 5_000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + ms;
+  const deadline = performance.now() + ms;
   while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
+    if (performance.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }

@@ -69,15 +69,21 @@ export interface NatsServer {
   stop(): Promise<void>;
 }
 
-/** Starts a nats-server with JetStream; `websocket: true` adds a WebSocket listener. */
-export async function startNats(options: { websocket?: boolean } = {}): Promise<NatsServer> {
+/**
+ * Starts a nats-server with JetStream; `websocket: true` adds a WebSocket
+ * listener, and `config` is more configuration file text (users and
+ * permissions, say).
+ */
+export async function startNats(options: { websocket?: boolean; config?: string } = {}): Promise<NatsServer> {
   const dir = mkdtempSync(join(tmpdir(), "ron-bus-nats-"));
   const [port, monitor, ws] = await Promise.all([freePort(), freePort(), freePort()]);
   const pidFile = join(dir, "nats.pid");
   const args = ["-a", "127.0.0.1", "-p", `${port}`, "-m", `${monitor}`, "-js", "-sd", join(dir, "js"), "-P", pidFile];
-  if (options.websocket) {
+  let text = options.config ?? "";
+  if (options.websocket) text += `websocket {\n  listen: "127.0.0.1:${ws}"\n  no_tls: true\n}\n`;
+  if (text !== "") {
     const config = join(dir, "nats.conf");
-    writeFileSync(config, `websocket {\n  listen: "127.0.0.1:${ws}"\n  no_tls: true\n}\n`);
+    writeFileSync(config, text);
     args.push("-c", config);
   }
   let child: ChildProcess | undefined;

@@ -4,7 +4,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { Bus, toPrometheus } from "../mod.ts";
 import { type Bridge, bridge, type Codec } from "../nats.ts";
 import { createPacker } from "../src/nats/codec.ts";
-import { type Origin, randomOrigin, writeHeader } from "../src/nats/envelope.ts";
+import { HEADER_BYTES, type Origin, originOf, randomOrigin, writeHeader } from "../src/nats/envelope.ts";
 import { connectTo, record, recorders, sleep, until } from "./_nats.ts";
 import { natsMissing, type NatsServer, startNats } from "./_nats_server.ts";
 
@@ -184,6 +184,40 @@ describe("bridge()", { skip: natsMissing("tests/nats_bridge.test.ts") }, () => {
     assert.deepEqual([to.stats().gaps, to.stats().origins, to.stats().received], [0, 2, 4]);
   });
 
+  it("forgets an origin once silent for forgetAfter ms, checking at most once per forgetAfter", async () => {
+    const subject = fresh();
+    const [nc, peer] = [await connection(), await connection()];
+    const realNow = Date.now;
+    const start = realNow();
+    let clock = start;
+    Date.now = () => clock; // the bridge reads the clock: step it exactly
+    try {
+      const to = bridge(new Bus<number>(), nc, { subject, forgetAfter: 100, heartbeat: 0 });
+      open.unshift(to);
+      await nc.flush();
+      let messages = 0;
+      /** Publishes `origin`'s value number `n` with the clock at `start + at`, and waits until the bridge has it. */
+      const hear = async (origin: Origin, n: number, at: number) => {
+        clock = start + at;
+        peer.publish(subject, envelope(origin, n, [n]));
+        messages++;
+        await until(() => to.stats().receivedMessages === messages, 2_000, `message ${messages}`);
+      };
+      const [x, y, w] = [randomOrigin(), randomOrigin(), randomOrigin()];
+      await hear(x, 1, 0);
+      await hear(y, 1, 50);
+      await hear(w, 1, 100); // 100 ms since the bridge started: a sweep forgets x (silent 100 ms), not y (50 ms)
+      assert.equal(to.stats().origins, 2, "x forgotten at exactly forgetAfter, y and w known");
+      await hear(w, 2, 150); // y has been silent 100 ms, but the next sweep is not due until 200
+      assert.equal(to.stats().origins, 2, "no sweep before forgetAfter has passed since the last");
+      await hear(w, 3, 200); // the sweep is due: y goes
+      assert.equal(to.stats().origins, 1);
+      assert.deepEqual([to.stats().received, to.stats().gaps], [5, 0]);
+    } finally {
+      Date.now = realNow;
+    }
+  });
+
   it("publishes what another tap sends while the bridge forwards a value from NATS", async () => {
     const subject = fresh();
     const bus = new Bus<string>();
@@ -243,6 +277,42 @@ describe("bridge()", { skip: natsMissing("tests/nats_bridge.test.ts") }, () => {
     assert.equal(beats.length - heartbeats(), 1, "one batch; everything else heartbeats");
     assert.deepEqual([listener.stats().received, listener.stats().gaps, listener.stats().origins], [2, 0, 1]);
     assert.equal(beating.stats().publishedMessages, 1, "heartbeats are not counted as published messages");
+  });
+
+  it("an idle bridge's first heartbeat comes one interval after it starts", async () => {
+    const subject = fresh();
+    const beats: number[] = [];
+    const watcher = await connection();
+    watcher.subscribe(subject, { callback: () => void beats.push(performance.now()) });
+    await watcher.flush();
+    const nc = await connection();
+    const started = performance.now();
+    open.unshift(bridge(new Bus<number>(), nc, { subject, heartbeat: 150 }));
+    await until(() => beats.length > 0, 2_000, "the first heartbeat");
+    const after = (beats[0] ?? 0) - started;
+    assert.ok(after < 250, `first heartbeat after ${after.toFixed(0)} ms: one interval of 150, not two`);
+  });
+
+  it("a bridge that published within an interval sends no heartbeat for it", async () => {
+    const subject = fresh();
+    const messages: Uint8Array[] = [];
+    const watcher = await connection();
+    watcher.subscribe(subject, { callback: (_error, msg) => void messages.push(msg.data) });
+    await watcher.flush();
+    const a = new Bus<number>();
+    const from = bridge(a, await connection(), { subject, heartbeat: 50 });
+    open.unshift(from);
+    const started = performance.now();
+    let n = 0;
+    while (performance.now() - started < 300) { // six intervals, a batch in every few milliseconds
+      a.send(n++);
+      await sleep(5);
+    }
+    await from.close();
+    await watcher.flush();
+    const heartbeats = messages.filter((m) => m.length === HEADER_BYTES && m[3] === 0).length;
+    assert.equal(heartbeats, 0, `${heartbeats} heartbeats while batches went out`);
+    assert.equal(from.stats().published, n);
   });
 
   it("counts and skips what fails to decode, and keeps working", async () => {
@@ -456,6 +526,44 @@ describe("bridge()", { skip: natsMissing("tests/nats_bridge.test.ts") }, () => {
     b.send(4);
     await sleep(20);
     assert.equal(from.stats().received, 0);
+  });
+
+  it("close() unsubscribes: the connection hears nothing more on the subject", async () => {
+    const subject = fresh();
+    const nc = await connection({ noEcho: true });
+    const to = await link(new Bus<number>(), nc, { subject });
+    const peer = await connection();
+    peer.publish(subject, envelope(randomOrigin(), 1, [1]));
+    await until(() => to.stats().received === 1);
+    await to.close();
+    await nc.flush();
+    const heard = nc.stats().inMsgs;
+    peer.publish(subject, envelope(randomOrigin(), 1, [2]));
+    await peer.flush();
+    await nc.flush(); // the server sends the message, had it a subscription, before the flush's reply
+    assert.equal(nc.stats().inMsgs, heard, "no message reached the connection after close()");
+  });
+
+  it("the handle: origin is the hex id its messages carry, ready is resolved, closed and asyncDispose", async () => {
+    const subject = fresh();
+    const heard: Uint8Array[] = [];
+    const watcher = await connection();
+    watcher.subscribe(subject, { callback: (_error, msg) => void heard.push(msg.data) });
+    await watcher.flush();
+    const a = new Bus<number>();
+    const from = await link(a, await connection(), { subject });
+    assert.match(from.origin, /^[0-9a-f]{16}$/);
+    assert.ok(from.ready instanceof Promise, "ready is a promise");
+    assert.equal(await Promise.race([from.ready.then(() => "ready"), sleep(50).then(() => "pending")]), "ready");
+    assert.equal(from.closed, false);
+    a.send(1);
+    await until(() => heard.length === 1, 2_000, "the batch");
+    const view = new DataView(heard[0]!.buffer, heard[0]!.byteOffset, HEADER_BYTES);
+    assert.equal(originOf(view.getUint32(4, true), view.getUint32(8, true)).hex, from.origin);
+    await from[Symbol.asyncDispose]();
+    assert.equal(from.closed, true);
+    await until(() => heard.length === 2, 2_000, "the goodbye");
+    assert.equal(heard[1]![3], 1, "disposing closed it: a goodbye went out");
   });
 
   it("closes itself when the bus closes under it", async () => {

@@ -58,10 +58,20 @@ describe("assertWebSocket()", () => {
   });
 });
 
+/** Anonymous connections may do anything; "limited" may not subscribe to `denied.>`. */
+const PERMISSIONS = `authorization {
+  users = [
+    { user: "open", password: "open" }
+    { user: "limited", password: "limited", permissions: { subscribe: { deny: ["denied.>"] } } }
+  ]
+}
+no_auth_user: "open"
+`;
+
 describe("bridge() over each transport", { skip: natsMissing("tests/nats_connections.test.ts") }, () => {
   let server: NatsServer;
   before(async () => {
-    server = await startNats({ websocket: true });
+    server = await startNats({ websocket: true, config: PERMISSIONS });
   });
   after(async () => {
     await server.stop();
@@ -86,5 +96,33 @@ describe("bridge() over each transport", { skip: natsMissing("tests/nats_connect
     }
     await Promise.all([la.close(), lb.close()]);
     await Promise.all([tcp.close(), ws.close()]);
+  });
+
+  it("a subscription the server refuses is no message: nothing counts as received, and sends still go out", async () => {
+    const limited = await connect({ servers: server.url, user: "limited", pass: "limited" });
+    const watcher = await connect({ servers: server.url });
+    try {
+      const heard: number[] = [];
+      watcher.subscribe("denied.ticks", { callback: () => void heard.push(1) });
+      await watcher.flush();
+      const refusals: string[] = [];
+      void (async () => {
+        for await (const status of limited.status()) {
+          if (status.type === "error") refusals.push(String(status.error));
+        }
+      })();
+      const bus = new Bus<number>();
+      const link = bridge(bus, limited, { subject: "denied.ticks", heartbeat: 0 });
+      // The client hands the server's refusal to the subscription's callback, then reports it as a status.
+      await until(() => refusals.length === 1, 2_000, "the client to report the refusal");
+      assert.match(refusals[0]!, /Permissions Violation for Subscription to "denied.ticks"/);
+      bus.send(1);
+      await until(() => heard.length === 1, 2_000, "the value at the watcher");
+      const stats = link.stats();
+      assert.deepEqual([stats.receivedMessages, stats.decodeErrors, stats.published], [0, 0, 1]);
+      await link.close();
+    } finally {
+      await Promise.all([limited.close(), watcher.close()]);
+    }
   });
 });
