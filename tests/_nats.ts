@@ -16,7 +16,10 @@ export function connectTo(url: string, options: { noEcho?: boolean; name?: strin
   return connect({ servers: url, reconnectTimeWait: 50, maxReconnectAttempts: -1, ...options });
 }
 
-/** Waits until `condition()` holds, polling every 5 ms, or fails after `ms` (on `performance.now()`: a test may stub `Date.now`). */
+/**
+ * Waits until `condition()` holds, polling every 5 ms, or fails after `ms`,
+ * timed with `performance.now()` so that a test may stub `Date.now`.
+ */
 export async function until(condition: () => boolean, ms = 5_000, what = "condition"): Promise<void> {
   const deadline = performance.now() + ms;
   while (!condition()) {
