@@ -74,6 +74,32 @@ export interface NatsServer {
  * listener, and `config` is more configuration file text (users and
  * permissions, say).
  */
+/** The pids of the servers this process started and has not stopped. */
+const running = new Set<() => number>();
+let stopsOnSignal = false;
+
+/**
+ * Stops this process's servers if it is told to end: Stryker ends a test
+ * file's process at its first failure, and a server must not outlive it.
+ * Not under Deno, whose test sanitizers would take the listener for a leak.
+ */
+function stopOnSignal(): void {
+  if (stopsOnSignal || "Deno" in globalThis) return;
+  stopsOnSignal = true;
+  for (const name of ["SIGTERM", "SIGINT"] as const) {
+    process.once(name, () => {
+      for (const pid of running) {
+        try {
+          process.kill(pid(), "SIGTERM");
+        } catch {
+          // already gone
+        }
+      }
+      process.exit(name === "SIGTERM" ? 143 : 130);
+    });
+  }
+}
+
 export async function startNats(options: { websocket?: boolean; config?: string } = {}): Promise<NatsServer> {
   const dir = mkdtempSync(join(tmpdir(), "ron-bus-nats-"));
   const [port, monitor, ws] = await Promise.all([freePort(), freePort(), freePort()]);
@@ -127,6 +153,9 @@ export async function startNats(options: { websocket?: boolean; config?: string 
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
+  const currentPid = () => pid;
+  running.add(currentPid);
+  stopOnSignal();
   return {
     url: `127.0.0.1:${port}`,
     wsUrl: options.websocket ? `ws://127.0.0.1:${ws}` : undefined,
@@ -138,6 +167,7 @@ export async function startNats(options: { websocket?: boolean; config?: string 
     async stop() {
       if (stopped) return;
       stopped = true;
+      running.delete(currentPid);
       if (child !== undefined) await signal("SIGTERM");
       rmSync(dir, { recursive: true, force: true });
     },

@@ -42,8 +42,9 @@ if (!(area in AREAS)) throw new TypeError(`Unknown MUTATION_AREA: ${area}; expec
 
 /** @type {import("@stryker-mutator/api/core").PartialStrykerOptions} */
 export default {
-  // MUTATION_MUTATE="src/ring.ts:120-130,src/bus.ts:88" narrows a rerun to lines (with the incremental file, the rest
-  // of the area's results are kept): how the survivors of a run are retested once tests are added.
+  // MUTATION_MUTATE="src/ring.ts:120-130,src/bus.ts:88-88" narrows a rerun to lines, a single line as a range (with
+  // the incremental file, the rest of the area's results are kept): how the survivors of a run are retested once tests
+  // are added.
   mutate: process.env.MUTATION_MUTATE?.split(",") ?? AREAS[area].mutate,
   // The tap runner runs each test file in its own Node process (node:test reports TAP), and knows which files reach
   // which mutant: a mutant runs only the files that execute its code, not the whole suite. The Deno suite under the
