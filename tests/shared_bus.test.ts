@@ -559,19 +559,18 @@ describe("SharedBus.write()", () => {
 
   it("gives up a waiting write whose encode aborts its signal while another view takes the room", async () => {
     const controller = new AbortController();
-    let other: SharedBus<number> | undefined;
     const codec: SharedCodec<number> = {
       encode(value) {
         if (value === 1) {
           controller.abort(new Error("aborted in encode"));
-          other!.send(2); // takes the room the write was about to claim
+          other.send(2); // takes the room the write was about to claim
         }
         return Uint8Array.of(value);
       },
       decode: (bytes) => bytes[0]!,
     };
     const bus = new SharedBus<number>({ capacity: 1, overflow: "wait", codec });
-    other = elsewhere(bus, codec);
+    const other = elsewhere(bus, codec); // encode runs only once this exists
     const sub = elsewhere(bus, codec).subscribe();
     bus.send(0);
     const write = bus.write(1, { signal: controller.signal });
