@@ -77,10 +77,28 @@ describe("new SharedBus()", () => {
       [{ capacity: 2 ** 24, maxBytes: 2 ** 10 }, "RangeError", /need more than 2 GiB of shared memory$/],
       [{ overflow: "block" }, "TypeError", /^Invalid overflow: "block"/],
       [42, "TypeError", /^Invalid shared bus options: 42; expected an object$/],
+      [null, "TypeError", /^Invalid shared bus options: null; expected an object$/],
+      [{ releaseAfter: "5" }, "TypeError", /^Invalid releaseAfter: "5"; expected milliseconds/],
+      [{ releaseAfter: Number.NaN }, "RangeError", /^Invalid releaseAfter: NaN; expected milliseconds/],
+      [{ maxSubscribers: 0 }, "RangeError", /^Invalid maxSubscribers: 0; expected an integer from 1 to 4096$/],
+      [
+        { capacty: 4 },
+        "TypeError",
+        new RegExp(
+          '^Unknown option in shared bus options: "capacty"; expected one of "capacity", "overflow", "replay", "codec", ' +
+            '"maxBytes", "maxSubscribers", "releaseAfter"$',
+        ),
+      ],
     ];
     for (const [options, name, message] of cases) {
       assert.throws(() => new SharedBus(options as never), { name, message }, JSON.stringify(options));
     }
+  });
+
+  it("takes each bound itself: 1 and 2^24 bytes a slot, 1 and 4096 subscribers, f64 records with their own size", () => {
+    assert.deepEqual([new SharedBus({ maxBytes: 1, maxSubscribers: 1 }).maxBytes], [1]);
+    assert.equal(new SharedBus({ capacity: 1, maxBytes: 2 ** 24, maxSubscribers: 4096 }).maxBytes, 2 ** 24);
+    assert.equal(new SharedBus({ codec: { f64: ["a"] }, maxBytes: 8 }).maxBytes, 8);
   });
 
   it("throws a clear TypeError, not a ReferenceError, where SharedArrayBuffer is missing", () => {

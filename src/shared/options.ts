@@ -105,7 +105,12 @@ export function resolveSharedBusOptions<T>(options: SharedBusOptions<T> | undefi
     slotBytes = coder.fixedBytes;
   } else slotBytes = checkInteger(maxBytes ?? 256, "maxBytes", 1, MAX_BYTES, "1 to 2^24");
   const subscriberSlots = checkInteger(maxSubscribers, "maxSubscribers", 1, MAX_SUBSCRIBERS, "1 to 4096");
-  if (typeof releaseAfter !== "number" || Number.isNaN(releaseAfter) || releaseAfter < 0) {
+  if (typeof releaseAfter !== "number") {
+    throw new TypeError(
+      `Invalid releaseAfter: ${describe(releaseAfter)}; expected milliseconds, a number from 0, or Infinity`,
+    );
+  }
+  if (Number.isNaN(releaseAfter) || releaseAfter < 0) {
     throw new RangeError(
       `Invalid releaseAfter: ${describe(releaseAfter)}; expected milliseconds, a number from 0, or Infinity`,
     );
