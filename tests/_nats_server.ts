@@ -69,11 +69,6 @@ export interface NatsServer {
   stop(): Promise<void>;
 }
 
-/**
- * Starts a nats-server with JetStream; `websocket: true` adds a WebSocket
- * listener, and `config` is more configuration file text (users and
- * permissions, say).
- */
 /** The pids of the servers this process started and has not stopped. */
 const running = new Set<() => number>();
 let stopsOnSignal = false;
@@ -100,6 +95,11 @@ function stopOnSignal(): void {
   }
 }
 
+/**
+ * Starts a nats-server with JetStream; `websocket: true` adds a WebSocket
+ * listener, and `config` is more configuration file text (users and
+ * permissions, say).
+ */
 export async function startNats(options: { websocket?: boolean; config?: string } = {}): Promise<NatsServer> {
   const dir = mkdtempSync(join(tmpdir(), "ron-bus-nats-"));
   const [port, monitor, ws] = await Promise.all([freePort(), freePort(), freePort()]);
