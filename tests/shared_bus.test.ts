@@ -3,8 +3,9 @@
  * thread (two `attach`es share memory exactly as two threads do, but wake
  * each other only through `Atomics`): options, codecs, handles, sequence
  * numbers across the 32-bit wrap and near 2^53, liveness, wake-ups and the
- * missing-`SharedArrayBuffer` error. The law suite with real workers is
- * `shared_threads.test.ts`; the model test is `shared_model.test.ts`.
+ * missing-`SharedArrayBuffer` (or `Atomics`) error. The law suite with real
+ * workers is `shared_threads.test.ts`; the model test is
+ * `shared_model.test.ts`.
  */
 
 import { describe, it } from "node:test";
@@ -35,8 +36,30 @@ function elsewhere<T>(bus: SharedBus<T>, codec?: SharedCodec<T>): SharedBus<T> {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Sends on `bus` (a `"drop-newest"` one) every 10 ms until a subscriber is
+ * released, and returns when, by `performance.now()`.
+ */
+async function releaseOf(bus: SharedBus<number>): Promise<number> {
+  const deadline = performance.now() + 20_000;
+  while (bus.stats().released === 0) {
+    assert.ok(performance.now() < deadline, "no subscriber was released in 20 s");
+    bus.send(0);
+    if (bus.stats().released !== 0) break;
+    await sleep(10);
+  }
+  return performance.now();
+}
+
 /** Whether this is a browser window's main thread (the browser suite's page), which may not block. */
 const ON_WINDOW = typeof (globalThis as { document?: unknown }).document !== "undefined";
+
+/** The whole message where `SharedArrayBuffer` or `Atomics` is missing: both headers, with both values of the second. */
+const NO_SHARED_MEMORY = new RegExp(
+  "^SharedArrayBuffer is not available here: browsers provide it only to cross-origin isolated pages " +
+    "\\(serve them with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp " +
+    "or credentialless\\)$",
+);
 
 describe("new SharedBus()", () => {
   it("defaults to 256 slots of 256 bytes, drop-oldest and the JSON codec", () => {
@@ -101,6 +124,16 @@ describe("new SharedBus()", () => {
     assert.equal(new SharedBus({ codec: { f64: ["a"] }, maxBytes: 8 }).maxBytes, 8);
   });
 
+  it("refuses a bus whose memory would be exactly 2 GiB: it takes less than 2^31 bytes", () => {
+    // 384 bytes of settings and counters, 4090 subscriber lines of 64 bytes (2^18 bytes in all), and 2^15 slots of
+    // a 16-byte header and 65512 payload bytes (2^31 - 2^18): 2^31 bytes exactly. Totals are multiples of 8, so
+    // this is the smallest total over the bound.
+    assert.throws(() => new SharedBus({ capacity: 2 ** 15, maxBytes: 65512, maxSubscribers: 4090 }), {
+      name: "RangeError",
+      message: /^Invalid capacity and maxBytes: 32768 slots of 65512 bytes need more than 2 GiB of shared memory$/,
+    });
+  });
+
   it("throws a clear TypeError, not a ReferenceError, where SharedArrayBuffer is missing", () => {
     const descriptor = Object.getOwnPropertyDescriptor(globalThis, "SharedArrayBuffer")!;
     const handle = new SharedBus().handle;
@@ -110,8 +143,21 @@ describe("new SharedBus()", () => {
       assert.throws(() => new SharedBus(), { name: "TypeError", message: /^SharedArrayBuffer is not available/ });
       assert.throws(() => new SharedBus(), { message: isolation });
       assert.throws(() => SharedBus.attach(handle), { name: "TypeError", message: isolation });
+      assert.throws(() => new SharedBus(), { message: NO_SHARED_MEMORY });
     } finally {
       Object.defineProperty(globalThis, "SharedArrayBuffer", descriptor);
+    }
+  });
+
+  it("throws the same TypeError where Atomics is missing, before touching the memory", () => {
+    const descriptor = Object.getOwnPropertyDescriptor(globalThis, "Atomics")!;
+    const handle = new SharedBus().handle;
+    delete (globalThis as { Atomics?: unknown }).Atomics;
+    try {
+      assert.throws(() => new SharedBus(), { name: "TypeError", message: NO_SHARED_MEMORY });
+      assert.throws(() => SharedBus.attach(handle), { name: "TypeError", message: NO_SHARED_MEMORY });
+    } finally {
+      Object.defineProperty(globalThis, "Atomics", descriptor);
     }
   });
 });
@@ -149,6 +195,36 @@ describe("SharedBus.attach()", () => {
     const sub = other.subscribe();
     bus.send("four");
     assert.equal(sub.tryRecv(), "4");
+  });
+
+  it("rejects a handle that is null, too small for the settings, not a bus's memory, or of another layout", () => {
+    const expected = /^Invalid handle: expected the `handle` of a SharedBus, sent as it is \(it holds its memory\)$/;
+    for (const handle of [null, undefined, 42, { buffer: new ArrayBuffer(1024) }]) {
+      assert.throws(() => SharedBus.attach(handle as never), { name: "TypeError", message: expected }, String(handle));
+    }
+    // 64 bytes hold the settings words: a smaller buffer is refused before any is read, a blank one for its magic.
+    assert.throws(() => SharedBus.attach({ buffer: new SharedArrayBuffer(60), codec: "json" }), {
+      name: "TypeError",
+      message: expected,
+    });
+    assert.throws(() => SharedBus.attach({ buffer: new SharedArrayBuffer(64), codec: "json" }), {
+      name: "TypeError",
+      message: /^Invalid handle: its memory is not a SharedBus's$/,
+    });
+    // A bus of a later layout: a copy of a real one's memory, with its version word (the second) changed.
+    const { buffer } = new SharedBus<number>({ capacity: 2 }).handle;
+    const later = new SharedArrayBuffer(buffer.byteLength);
+    new Uint8Array(later).set(new Uint8Array(buffer));
+    const version = new Int32Array(later)[1]!;
+    new Int32Array(later)[1] = version + 1;
+    assert.throws(() => SharedBus.attach({ buffer: later, codec: "json" }), {
+      name: "TypeError",
+      message: new RegExp(
+        `^Invalid handle: made by a SharedBus of layout ${version + 1}; this one reads layout ${version}$`,
+      ),
+    });
+    new Int32Array(later)[1] = version;
+    assert.equal(SharedBus.attach<number>({ buffer: later, codec: "json" }).capacity, 2, "the copy, as it was");
   });
 });
 
@@ -340,6 +416,57 @@ describe("SharedBus liveness", () => {
     bus.send(1);
     assert.equal(bus.stats().released, 0);
     assert.equal(idle.tryRecv(), 1);
+  });
+
+  it("releaseAfter: 0 releases a subscriber holding a full ring at the first send that finds no room", () => {
+    const bus = new SharedBus<number>({ capacity: 2, overflow: "wait", releaseAfter: 0 });
+    const stuck = bus.subscribe();
+    bus.send(1);
+    bus.send(2);
+    assert.equal(bus.send(3), 0, "sent, to nobody: the only subscriber was released");
+    assert.deepEqual([bus.stats().released, bus.stats().blocked, bus.stats().sent], [1, 0, 3]);
+    assert.equal(stuck.tryRecv(), 2, "it joins again where the ring still holds");
+  });
+
+  it("times releaseAfter from when this subscriber held the ring, not another before it in the same slot", {
+    timeout: 30_000,
+  }, async () => {
+    const releaseAfter = 800;
+    const bus = new SharedBus<number>({ capacity: 2, overflow: "drop-newest", releaseAfter, replay: true });
+    const first = bus.subscribe();
+    bus.send(1);
+    bus.send(2);
+    assert.equal(bus.send(3), 0, "discarded: the first subscriber holds the ring");
+    await sleep(releaseAfter / 2);
+    first.close();
+    // Takes the slot the first one left, at the same position, and holds the ring as it did.
+    const second = bus.subscribe({ from: "oldest" });
+    assert.equal(second.position, 0);
+    const held = performance.now();
+    const released = await releaseOf(bus);
+    assert.ok(released - held >= releaseAfter, `released ${released - held} ms after it held the ring`);
+    assert.equal(bus.stats().released, 1);
+    second.close(); // held until here: a subscriber the collector frees is closed, which opens the ring too
+  });
+
+  it("times releaseAfter from a subscriber's last read, even when another view fills the ring again at once", {
+    timeout: 30_000,
+  }, async () => {
+    const releaseAfter = 800;
+    const bus = new SharedBus<number>({ capacity: 2, overflow: "drop-newest", releaseAfter });
+    const other = elsewhere(bus);
+    const slow = bus.subscribe();
+    bus.send(1);
+    bus.send(2);
+    assert.equal(bus.send(3), 0, "discarded: the subscriber holds the ring");
+    await sleep(releaseAfter / 2);
+    assert.equal(slow.tryRecv(), 1);
+    assert.equal(other.send(3), 1, "the read made room, and the other view took it");
+    const read = performance.now();
+    const released = await releaseOf(bus);
+    assert.ok(released - read >= releaseAfter, `released ${released - read} ms after its last read`);
+    assert.equal(bus.stats().released, 1);
+    slow.close(); // held until here, as above
   });
 
   it("releaseAfter: Infinity never releases", async () => {
