@@ -97,7 +97,11 @@ describe("new SharedBus()", () => {
       ],
       [{ codec: { f64: ["a", "a"] } }, "TypeError", /^Invalid codec.f64: an array; field names must differ$/],
       [{ codec: { f64: ["a"] }, maxBytes: 16 }, "RangeError", /^Invalid maxBytes: 16; f64 records of 1 fields take 8/],
-      [{ capacity: 2 ** 24, maxBytes: 2 ** 10 }, "RangeError", /need more than 2 GiB of shared memory$/],
+      [
+        { capacity: 2 ** 24, maxBytes: 2 ** 10 },
+        "RangeError",
+        /^Invalid capacity and maxBytes: 16777216 slots of 1024 bytes and 64 subscriber slots need 17448309120 bytes /,
+      ],
       [{ overflow: "block" }, "TypeError", /^Invalid overflow: "block"/],
       [42, "TypeError", /^Invalid shared bus options: 42; expected an object$/],
       [null, "TypeError", /^Invalid shared bus options: null; expected an object$/],
@@ -130,7 +134,10 @@ describe("new SharedBus()", () => {
     // this is the smallest total over the bound.
     assert.throws(() => new SharedBus({ capacity: 2 ** 15, maxBytes: 65512, maxSubscribers: 4090 }), {
       name: "RangeError",
-      message: /^Invalid capacity and maxBytes: 32768 slots of 65512 bytes need more than 2 GiB of shared memory$/,
+      message: new RegExp(
+        "^Invalid capacity and maxBytes: 32768 slots of 65512 bytes and 4090 subscriber slots need 2147483648 bytes " +
+          "of shared memory; a SharedBus takes less than 2 GiB$",
+      ),
     });
   });
 

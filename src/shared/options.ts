@@ -118,7 +118,8 @@ export function resolveSharedBusOptions<T>(options: SharedBusOptions<T> | undefi
   const geometry = { capacity: bus.capacity, slotBytes, subscriberSlots };
   if (totalBytes(geometry) > 2 ** 31 - 1) {
     throw new RangeError(
-      `Invalid capacity and maxBytes: ${bus.capacity} slots of ${slotBytes} bytes need more than 2 GiB of shared memory`,
+      `Invalid capacity and maxBytes: ${bus.capacity} slots of ${slotBytes} bytes and ${subscriberSlots} subscriber ` +
+        `slots need ${totalBytes(geometry)} bytes of shared memory; a SharedBus takes less than 2 GiB`,
     );
   }
   return {
