@@ -1,0 +1,251 @@
+/**
+ * The reading paths of a `SharedBus` subscriber, on one thread and between
+ * two views of one bus (two `attach`es wake each other only through
+ * `Atomics`, so a send from the other view settles a parked read later, as a
+ * send from a Worker does): take, drain, wait, the hold of a parked read,
+ * wake-ups of several parked readers, re-entrant drain and decode callbacks,
+ * a subscriber released as presumed dead that reads again, and a value
+ * claimed but never written (a producer stopped in the middle of a send).
+ */
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { BusClosedError, BusFullError, EMPTY, SharedBus, type SharedCodec } from "../mod.ts";
+import {
+  EPOCH,
+  fullSequence,
+  HEAD,
+  headWord,
+  mark,
+  S_CAPACITY,
+  S_SLOT_BYTES,
+  S_SUBSCRIBER_SLOTS,
+  slotsByte,
+  slotStride,
+} from "../src/shared/layout.ts";
+import { take } from "./_read.ts";
+import { watchdog } from "./_watchdog.ts";
+
+/** Another view of the same memory, as a Worker would get it. */
+function elsewhere<T>(bus: SharedBus<T>): SharedBus<T> {
+  return SharedBus.attach<T>(structuredClone(bus.handle));
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Whether `promise` is still pending after `ms`. */
+async function pendingAfter(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  const still = Symbol("pending");
+  return await Promise.race([promise, sleep(ms).then(() => still)]) === still;
+}
+
+/**
+ * What a producer stopped between its claim and its commit leaves (a worker
+ * terminated in the middle of a send): the next sequence number claimed on
+ * HEAD and, if `slotTaken`, its slot marked as being written. A real one is
+ * a race; this is the state it leaves, made on purpose. Returns the number.
+ */
+function claimWithoutWriting(bus: SharedBus<unknown>, slotTaken: boolean): number {
+  const words = new Int32Array(bus.handle.buffer);
+  const head = Atomics.load(words, HEAD);
+  const sequence = fullSequence(head, Atomics.load(words, EPOCH));
+  assert.equal(Atomics.compareExchange(words, HEAD, head, headWord(sequence + 1)), head);
+  if (slotTaken) {
+    const capacity = words[S_CAPACITY]!;
+    const slotBytes = words[S_SLOT_BYTES]!;
+    const geometry = { capacity, slotBytes, subscriberSlots: words[S_SUBSCRIBER_SLOTS]! };
+    const at = slotsByte(geometry) + (sequence & (capacity - 1)) * slotStride(slotBytes);
+    Atomics.store(words, at >> 2, mark(sequence) | 1);
+  }
+  return sequence;
+}
+
+/** A string codec whose next decode first runs `hooks.next`: user code inside a read. */
+function hookedCodec(): { codec: SharedCodec<string>; hooks: { next: (() => void) | undefined } } {
+  const hooks: { next: (() => void) | undefined } = { next: undefined };
+  const encoder = new TextEncoder();
+  const decoder = new TextDecoder();
+  const codec: SharedCodec<string> = {
+    encode: (value) => encoder.encode(value),
+    decode: (bytes) => {
+      const hook = hooks.next;
+      hooks.next = undefined;
+      hook?.();
+      return decoder.decode(bytes);
+    },
+  };
+  return { codec, hooks };
+}
+
+describe("SharedBus parked reads", () => {
+  it("while a recv() is parked, tryRecv() and drain() made before its wake-up get nothing: the parked read gets the value", async () => {
+    const bus = new SharedBus<number>();
+    const other = elsewhere(bus);
+    const sub = bus.subscribe();
+    const got = sub.recv();
+    other.send(1); // wakes the parked read through Atomics: later, not in this call
+    assert.equal(sub.tryRecv(), EMPTY);
+    assert.equal(sub.drain(() => assert.fail("drain handed a value a parked read waits for")), 0);
+    assert.equal(await watchdog(got, 2000, () => "recv did not wake"), 1);
+    assert.equal(sub.tryRecv(), EMPTY);
+  });
+
+  it("a read queued behind a parked one, with a value there already, settles both without waiting for the wake-up", async () => {
+    const bus = new SharedBus<number>();
+    const other = elsewhere(bus);
+    const sub = bus.subscribe();
+    const first = sub.recv();
+    other.send(1);
+    const second = sub.recv(); // the value is there: this read does not wait for the Atomics wake-up to settle the first
+    let settled = false;
+    first.then(() => settled = true);
+    for (let i = 0; i < 10 && !settled; i++) await Promise.resolve();
+    assert.equal(settled, true, "the first read settled within microtasks");
+    assert.equal(await first, 1);
+    other.send(2); // the second read, parked again, still wakes
+    assert.equal(await watchdog(second, 2000, () => "the second recv did not wake"), 2);
+    const third = sub.recv();
+    other.send(3);
+    assert.equal(await watchdog(third, 2000, () => "a later recv did not wake"), 3);
+  });
+
+  it("wait() on a bus another view closed resolves false at once, and the subscriber has ended", async () => {
+    const bus = new SharedBus<number>();
+    const other = elsewhere(bus);
+    const sub = bus.subscribe();
+    other.send(1);
+    assert.equal(sub.tryRecv(), 1);
+    other.close();
+    assert.equal(await watchdog(sub.wait(), 2000, () => "wait did not see the end"), false);
+    await watchdog(sub.closed, 2000, () => "closed did not resolve");
+    assert.equal(bus.subscriberCount, 0);
+  });
+
+  it("closing one of two parked subscribers leaves the other woken by sends from another view", async () => {
+    const bus = new SharedBus<number>();
+    const other = elsewhere(bus);
+    const a = bus.subscribe();
+    const b = bus.subscribe();
+    const gotA = a.recv();
+    const gotB = b.recv();
+    b.close();
+    await assert.rejects(gotB, BusClosedError);
+    await sleep(5);
+    other.send(1);
+    assert.equal(await watchdog(gotA, 2000, () => "the other parked recv did not wake"), 1);
+  });
+
+  it("user code run while parked reads wake (a decode) may close another parked subscriber and park a new one", async () => {
+    const { codec, hooks } = hookedCodec();
+    const bus = new SharedBus<string>({ codec });
+    const a = bus.subscribe();
+    const b = bus.subscribe();
+    const gotA = a.recv();
+    const gotB = b.recv();
+    let late: ReturnType<typeof bus.subscribe> | undefined;
+    let gotLate: Promise<string> | undefined;
+    hooks.next = () => {
+      late = bus.subscribe();
+      gotLate = late.recv();
+      b.close();
+    };
+    assert.equal(bus.send("x"), 2); // wakes a, whose decode runs the hook, then b, closed meanwhile
+    assert.equal(await gotA, "x");
+    await assert.rejects(gotB, BusClosedError);
+    bus.send("y");
+    assert.equal(await watchdog(gotLate!, 2000, () => "the subscriber parked during the wake-ups did not wake"), "y");
+    assert.deepEqual(take(a), ["y"]);
+    late!.close();
+  });
+});
+
+describe("SharedBus drain() re-entrancy", () => {
+  it("a subscriber closed in its own drain callback stays closed when the callback subscribes another", () => {
+    const bus = new SharedBus<number>();
+    const sub = bus.subscribe();
+    bus.send(1);
+    let joined: ReturnType<typeof bus.subscribe> | undefined;
+    assert.equal(
+      sub.drain(() => {
+        sub.close();
+        joined = bus.subscribe();
+      }),
+      1,
+    );
+    assert.equal(bus.subscriberCount, 1);
+    assert.equal(bus.stats().subscribers, 1);
+    joined!.close();
+    assert.equal(bus.subscriberCount, 0);
+  });
+});
+
+describe("SharedBus released subscribers", () => {
+  it(`a released subscriber that drains again holds "wait" producers from where it is, even mid-drain`, async () => {
+    const bus = new SharedBus<number>({ capacity: 4, overflow: "wait", releaseAfter: 20 });
+    const other = elsewhere(bus);
+    const sub = bus.subscribe();
+    for (let n = 0; n < 4; n++) bus.send(n);
+    assert.throws(() => bus.send(4), BusFullError);
+    await watchdog(bus.ready, 5000, () => "the subscriber was not released");
+    assert.equal(bus.stats().released, 1);
+    bus.send(4); // overwrites 0
+    const got: number[] = [];
+    let refused = 0;
+    sub.drain((value) => {
+      if (got.length === 0) {
+        for (let i = 0; i < 2; i++) {
+          try {
+            other.send(100 + i);
+          } catch (error) {
+            assert.ok(error instanceof BusFullError);
+            refused++;
+          }
+        }
+      }
+      got.push(value);
+    });
+    got.push(...take(sub));
+    assert.deepEqual(got, [1, 2, 3, 4]);
+    assert.equal(refused, 2, "the other view's sends wait for the subscriber that joined again");
+    assert.equal(sub.missed, 1);
+    assert.equal(bus.subscriberCount, 1);
+  });
+});
+
+describe("SharedBus and a value claimed but never written", () => {
+  it("readers wait at it, by every path, even after the bus closes", async () => {
+    const bus = new SharedBus<number>({ capacity: 2 });
+    const sub = bus.subscribe();
+    const second = bus.subscribe();
+    assert.equal(claimWithoutWriting(bus, true), 0);
+    bus.send(1);
+    assert.equal(bus.stats().sent, 2);
+    assert.equal(sub.tryRecv(), EMPTY);
+    assert.equal(sub.drain(() => assert.fail("drain handed a value past the unwritten one")), 0);
+    const waiting = sub.wait();
+    assert.equal(await pendingAfter(waiting, 30), true, "wait() resolved with nothing to read");
+    bus.close();
+    assert.equal(second.tryRecv(), EMPTY, "the unwritten value was claimed: its reader waits for it");
+    const waitingAfterClose = second.wait();
+    assert.equal(await pendingAfter(waitingAfterClose, 30), true, "wait() saw an end while a value is owed");
+    assert.equal(await pendingAfter(waiting, 0), true);
+    assert.equal(bus.subscriberCount, 2);
+    sub.close();
+    second.close();
+    assert.equal(await waiting, false);
+    assert.equal(await waitingAfterClose, false);
+  });
+
+  it("once the ring laps it, readers skip it as a lag of one", async () => {
+    const bus = new SharedBus<number>({ capacity: 2 });
+    const sub = bus.subscribe();
+    claimWithoutWriting(bus, true); // 0, never written
+    bus.send(1);
+    claimWithoutWriting(bus, false); // 2: its producer waits for the slot 0 still holds
+    assert.equal(await watchdog(sub.wait(), 1000, () => "wait did not see the lag"), true);
+    assert.equal(sub.tryRecv(), 1);
+    assert.equal(sub.missed, 1);
+    assert.equal(bus.stats().dropped, 1);
+    assert.equal(sub.tryRecv(), EMPTY);
+  });
+});
