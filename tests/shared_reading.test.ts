@@ -10,7 +10,7 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { BusClosedError, BusFullError, EMPTY, SharedBus, type SharedCodec } from "../mod.ts";
+import { Bus, BusClosedError, BusFullError, CLOSED, EMPTY, SharedBus, type SharedCodec } from "../mod.ts";
 import {
   EPOCH,
   fullSequence,
@@ -159,6 +159,25 @@ describe("SharedBus parked reads", () => {
   });
 });
 
+describe("SharedBus.close() and parked reads", () => {
+  for (
+    const [name, make] of [["Bus", () => new Bus<number>()], ["SharedBus", () => new SharedBus<number>()]] as const
+  ) {
+    it(`${name}.close() ends each caught-up subscriber in turn: its closed promise, then its parked read`, async () => {
+      const bus = make();
+      const subs = [bus.subscribe(), bus.subscribe()];
+      const log: string[] = [];
+      subs.forEach((sub, i) => {
+        sub.closed.then(() => log.push(`closed ${i}`));
+        sub.recv().catch((error) => log.push(`recv ${i} ${error.name}`));
+      });
+      bus.close();
+      await sleep(0);
+      assert.deepEqual(log, ["closed 0", "recv 0 BusClosedError", "closed 1", "recv 1 BusClosedError"]);
+    });
+  }
+});
+
 describe("SharedBus drain() re-entrancy", () => {
   it("a subscriber closed in its own drain callback stays closed when the callback subscribes another", () => {
     const bus = new SharedBus<number>();
@@ -176,6 +195,25 @@ describe("SharedBus drain() re-entrancy", () => {
     assert.equal(bus.stats().subscribers, 1);
     joined!.close();
     assert.equal(bus.subscriberCount, 0);
+  });
+  it("ends a subscriber whose drain, called from its own drain callback, reads the last value: when that drain returns", async () => {
+    const bus = new SharedBus<number>();
+    const sub = bus.subscribe();
+    for (let i = 0; i < 3; i++) bus.send(i);
+    bus.close();
+    const seen: unknown[] = [];
+    let ended = false;
+    sub.closed.then(() => ended = true);
+    const count = sub.drain((value) => {
+      seen.push(value);
+      if (value !== 0) return;
+      seen.push(["inner", sub.drain((inner) => seen.push(inner))]);
+      seen.push(["subscribers", bus.subscriberCount, bus.stats().subscribers], sub.tryRecv());
+    });
+    assert.deepEqual(seen, [0, 1, 2, ["inner", 2], ["subscribers", 0, 0], CLOSED]);
+    assert.equal(count, 1, "the outer drain stops after the value it was on");
+    await sub.closed;
+    assert.equal(ended, true);
   });
 });
 

@@ -169,7 +169,7 @@ export class SharedCursor<T> implements Cursor<T> {
       if (this.#mode !== DONE) {
         this.#mode = outer === OPEN ? OPEN : INTERRUPTED;
         this.#publish(); // once per batch, even if fn threw: the value it threw on counts as read
-        if (outer === OPEN) this.#endIfDone();
+        this.#endIfDone(); // nested or not: it read its last value
       }
     }
     return raced ? this.drain(fn, max) : handed;
