@@ -10,7 +10,7 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Bus, BusClosedError, BusFullError, CLOSED, EMPTY, SharedBus, type SharedCodec } from "../mod.ts";
+import { Bus, BusClosedError, BusFullError, CLOSED, EMPTY, LaggedError, SharedBus, type SharedCodec } from "../mod.ts";
 import {
   EPOCH,
   fullSequence,
@@ -23,6 +23,7 @@ import {
   slotsByte,
   slotStride,
 } from "../src/shared/layout.ts";
+import { startSharedSequenceAt } from "../src/shared/bus.ts";
 import { take } from "./_read.ts";
 import { watchdog } from "./_watchdog.ts";
 
@@ -247,6 +248,21 @@ describe("SharedBus released subscribers", () => {
     assert.equal(refused, 2, "the other view's sends wait for the subscriber that joined again");
     assert.equal(sub.missed, 1);
     assert.equal(bus.subscriberCount, 1);
+  });
+  it("a released subscriber joins again at its next read, even one that reports the values its numbered start owes", async () => {
+    const bus = new SharedBus<number>({ capacity: 2, overflow: "wait", releaseAfter: 20 });
+    startSharedSequenceAt(bus, 10);
+    const sub = bus.subscribe({ from: 5, lag: "error" }); // 5 to 9 were never retained: owed as missed
+    bus.send(10);
+    bus.send(11);
+    assert.throws(() => bus.send(12), BusFullError);
+    await watchdog(bus.ready, 5000, () => "the subscriber was not released");
+    assert.equal(bus.subscriberCount, 0);
+    assert.throws(() => sub.tryRecv(), (error) => error instanceof LaggedError && error.missed === 5);
+    assert.equal(bus.subscriberCount, 1, "alive after all: it joined again where it was");
+    assert.throws(() => bus.send(12), BusFullError);
+    assert.deepEqual(take(sub), [10, 11]);
+    assert.equal(sub.missed, 5);
   });
 });
 

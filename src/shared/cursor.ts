@@ -220,9 +220,9 @@ export class SharedCursor<T> implements Cursor<T> {
     if (this.#position < oldest) {
       missed += oldest - this.#position;
       this.#position = oldest;
-      this.#publish();
     }
     if (missed !== 0) {
+      this.#publish(); // a read, even one that only reports what a numbered start owes: a released cursor joins again
       this.#missed += missed;
       ring.countDropped(missed);
       if (this.#lagError) throw new LaggedError(missed);
