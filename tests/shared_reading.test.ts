@@ -3,13 +3,17 @@
  * two views of one bus (two `attach`es wake each other only through
  * `Atomics`, so a send from the other view settles a parked read later, as a
  * send from a Worker does): take, drain, wait, the hold of a parked read,
- * wake-ups of several parked readers, re-entrant drain and decode callbacks,
- * a subscriber released as presumed dead that reads again, and a value
- * claimed but never written (a producer stopped in the middle of a send).
+ * wake-ups of several parked readers and the process they keep alive,
+ * re-entrant drain and decode callbacks, a subscriber released as presumed
+ * dead that reads again, and a value claimed but never written (a producer
+ * stopped in the middle of a send).
  */
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
 import { Bus, BusClosedError, BusFullError, CLOSED, EMPTY, LaggedError, SharedBus, type SharedCodec } from "../mod.ts";
 import {
   EPOCH,
@@ -26,6 +30,9 @@ import {
 import { startSharedSequenceAt } from "../src/shared/bus.ts";
 import { take } from "./_read.ts";
 import { watchdog } from "./_watchdog.ts";
+
+declare const Deno: unknown;
+declare const Bun: unknown;
 
 /** Another view of the same memory, as a Worker would get it. */
 function elsewhere<T>(bus: SharedBus<T>): SharedBus<T> {
@@ -134,6 +141,22 @@ describe("SharedBus parked reads", () => {
     await sleep(5);
     other.send(1);
     assert.equal(await watchdog(gotA, 2000, () => "the other parked recv did not wake"), 1);
+  });
+
+  it("a closed subscriber's parked reads no longer keep the process alive", { timeout: 60_000 }, async () => {
+    const script = fileURLToPath(new URL("./_park_exit.ts", import.meta.url));
+    const [command, args] = typeof Deno !== "undefined"
+      ? [process.execPath, ["run", "-A", script]]
+      : typeof Bun !== "undefined"
+      ? [process.execPath, [script]]
+      : [process.execPath, ["--import", "tsx", script]];
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "inherit"] });
+    let output = "";
+    child.stdout!.on("data", (chunk) => output += chunk);
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    assert.equal(code, 0);
+    const lingered = Number(output.trim());
+    assert.ok(lingered < 250, `the process exited ${lingered} ms after the close; its sleeper outlived the reads`);
   });
 
   it("user code run while parked reads wake (a decode) may close another parked subscriber and park a new one", async () => {
