@@ -22,7 +22,7 @@ import {
   toPrometheus,
 } from "../mod.ts";
 import { startSharedSequenceAt } from "../src/shared/bus.ts";
-import { DATA_SIGNAL, READERS_ASLEEP } from "../src/shared/layout.ts";
+import { DATA_SIGNAL, EPOCH, READERS_ASLEEP } from "../src/shared/layout.ts";
 import { PARK_TIMEOUT } from "../src/shared/wake.ts";
 import { take } from "./_read.ts";
 import { watchdog } from "./_watchdog.ts";
@@ -73,6 +73,14 @@ describe("new SharedBus()", () => {
     ]);
     assert.equal(bus.handle.codec, "json");
     assert.ok(bus.handle.buffer instanceof SharedArrayBuffer);
+  });
+
+  it("reports the overflow policy it was made with, and so does every view attached to it", () => {
+    for (const overflow of POLICIES) {
+      const bus = new SharedBus({ overflow });
+      assert.equal(bus.overflow, overflow);
+      assert.equal(elsewhere(bus).overflow, overflow, `${overflow}: read from the shared memory`);
+    }
   });
 
   it("rounds the capacity up to a power of two and sizes f64 records by their fields", () => {
@@ -369,6 +377,25 @@ describe("SharedBus sequence numbers", () => {
     });
   }
 
+  it("the send that claims the last number of a 2^29-block moves EPOCH on, so numbers stay exact past 2^30 values", () => {
+    // stats().sent and every position are rebuilt from HEAD's 30 bits and EPOCH, which may lag by a block: an EPOCH
+    // that never moved would give wrong numbers only 2^29 sends later, too many for a test, so look at the word.
+    for (const start of [2 ** 29 - 2, 2 ** 30 - 2, 2 ** 53 - 2 ** 29 - 2]) {
+      const bus = new SharedBus<number>({ capacity: 4 });
+      startSharedSequenceAt(bus, start);
+      const words = new Int32Array(bus.handle.buffer);
+      const sub = bus.subscribe();
+      for (let i = 0; i < 4; i++) {
+        bus.send(i);
+        const sent = start + i + 1;
+        assert.equal(bus.stats().sent, sent, `${start} + ${i + 1}: sent`);
+        assert.equal(Atomics.load(words, EPOCH), Math.floor(sent / 2 ** 29), `${start} + ${i + 1}: complete blocks`);
+      }
+      assert.deepEqual(take(sub), [0, 1, 2, 3]);
+      assert.equal(sub.position, start + 4);
+    }
+  });
+
   it("subscribe({ from: n }) starts at n near the wrap, and counts values already gone as missed", () => {
     const start = 2 ** 32 - 3;
     const bus = new SharedBus<number>({ capacity: 4, replay: true });
@@ -575,6 +602,25 @@ describe("SharedBus wake-ups", () => {
     assert.equal(bus.waitSync(sub), false);
     const foreign = new SharedBus<number>().subscribe() as Subscriber<number>;
     assert.throws(() => bus.waitSync(foreign), { name: "TypeError", message: /^Invalid sub: / });
+  });
+
+  it("waitSync() refuses a timeout that is not a number of milliseconds, naming the value, and reads nothing", () => {
+    const bus = new SharedBus<number>();
+    const sub = bus.subscribe();
+    bus.send(1); // something to read: a timeout let through returns at once rather than blocking
+    const cases: [unknown, string][] = [
+      ["10", '"10"'],
+      [Number.NaN, "NaN"],
+      [null, "null"],
+      [new Number(10), "a boxed number \\(10\\)"],
+    ];
+    for (const [timeout, shown] of cases) {
+      assert.throws(() => bus.waitSync(sub, timeout as number), {
+        name: "TypeError",
+        message: new RegExp(`^Invalid timeout: ${shown}; expected milliseconds$`),
+      }, String(timeout));
+    }
+    assert.equal(sub.tryRecv(), 1);
   });
 
   it("waitSync() on a browser window's main thread throws a clear TypeError, and nothing calls Atomics.wait there", {
