@@ -180,6 +180,31 @@ describe("SharedBus parked reads", () => {
     assert.deepEqual(take(a), ["y"]);
     late!.close();
   });
+  it("a send from user code run while parked reads wake (a decode) wakes what parked meanwhile, and readers parked again still wake", async () => {
+    const { codec, hooks } = hookedCodec();
+    const bus = new SharedBus<string>({ codec });
+    const a = bus.subscribe();
+    const b = bus.subscribe();
+    const gotA = a.recv();
+    const gotB = [b.recv(), b.recv(), b.recv()]; // b parks again after the two values there are
+    let late: ReturnType<typeof bus.subscribe> | undefined;
+    let gotLate: Promise<string> | undefined;
+    hooks.next = () => {
+      late = bus.subscribe();
+      gotLate = late.recv(); // parks while the wake-up of a and b runs
+      bus.send("y"); // wakes it, in the middle of that wake-up
+    };
+    bus.send("x"); // wakes a, whose decode runs the hook, then b
+    assert.equal(await gotA, "x");
+    assert.equal(await gotLate!, "y");
+    assert.deepEqual(await Promise.all(gotB.slice(0, 2)), ["x", "y"]);
+    bus.send("z");
+    assert.equal(await watchdog(gotB[2]!, 2000, () => "the read parked again did not wake"), "z");
+    assert.deepEqual([take(a), take(late!)], [["y", "z"], ["z"]]);
+    a.close();
+    b.close();
+    late!.close();
+  });
 });
 
 describe("SharedBus.close() and parked reads", () => {

@@ -170,7 +170,7 @@ export class SharedRing<T> {
   readonly cursors: Set<LocalCursor> = new Set();
   /** Wake callbacks of this thread's parked cursors. */
   parked: (() => void)[] = [];
-  #spare: (() => void)[] = [];
+  #spare: (() => void)[] | undefined = [];
   readonly readers: Sleeper;
   readonly #producers: Sleeper;
   /** This thread's writes waiting for room under `"wait"`, sent in order as room opens; made on the first `write`. */
@@ -682,12 +682,14 @@ export class SharedRing<T> {
 
   /** Wakes this thread's parked cursors. */
   wakeParked(): void {
-    // Swap lists first: a woken cursor may park again at once.
+    // Swap in an empty list first: a woken cursor may park again at once. A woken cursor's user code may also send,
+    // which wakes again in a nested loop: the spare is out while this loop walks `woken`, so that one takes a new list.
     const woken = this.parked;
-    this.parked = this.#spare;
-    this.#spare = woken;
-    if (this.parked.length === 0) this.readers.stop();
+    this.parked = this.#spare ?? [];
+    this.#spare = undefined;
+    this.readers.stop(); // nothing is parked now; a cursor that parks again wants the sleeper again
     for (let i = 0; i < woken.length; i++) woken[i]!();
     woken.length = 0;
+    this.#spare = woken;
   }
 }
