@@ -4,9 +4,11 @@
  * `Atomics`, so a send from the other view settles a parked read later, as a
  * send from a Worker does): take, drain, wait, the hold of a parked read,
  * wake-ups of several parked readers and the process they keep alive,
- * re-entrant drain and decode callbacks, a subscriber released as presumed
- * dead that reads again, and a value claimed but never written (a producer
- * stopped in the middle of a send).
+ * re-entrant drain and decode callbacks (a send from one wakes again while
+ * a wake-up runs), what close does to parked and caught-up readers, a slot
+ * whose 32-bit mark names a reader's position again after 2^31 values, a
+ * subscriber released as presumed dead that reads again, and a value claimed
+ * but never written (a producer stopped in the middle of a send).
  */
 
 import { describe, it } from "node:test";
@@ -28,6 +30,7 @@ import {
   slotStride,
 } from "../src/shared/layout.ts";
 import { startSharedSequenceAt } from "../src/shared/bus.ts";
+import { startAt } from "../src/shared/memory.ts";
 import { take } from "./_read.ts";
 import { watchdog } from "./_watchdog.ts";
 
@@ -224,6 +227,79 @@ describe("SharedBus.close() and parked reads", () => {
       assert.deepEqual(log, ["closed 0", "recv 0 BusClosedError", "closed 1", "recv 1 BusClosedError"]);
     });
   }
+
+  for (
+    const [name, make] of [["Bus", () => new Bus<number>()], ["SharedBus", () => new SharedBus<number>()]] as const
+  ) {
+    it(`${name}.close() again, from a drain callback on the last value, changes nothing: the subscriber ends as the drain returns`, () => {
+      const bus = make();
+      const sub = bus.subscribe();
+      bus.send(1);
+      bus.close();
+      const seen: unknown[] = [];
+      assert.equal(
+        sub.drain(() => {
+          bus.close(); // idempotent: the first close did all there was to do
+          seen.push(bus.subscriberCount, bus.stats().subscribers);
+        }),
+        1,
+      );
+      seen.push(bus.subscriberCount, sub.tryRecv());
+      assert.deepEqual(seen, [1, 1, 0, CLOSED]);
+    });
+  }
+
+  it("close() hands this thread's parked reads what another view sent before it, then ends them, without waiting for the wake-up", async () => {
+    const bus = new SharedBus<number>();
+    const other = elsewhere(bus);
+    const sub = bus.subscribe();
+    const log: unknown[] = [];
+    sub.recv().then((value) => log.push(value));
+    sub.recv().catch((error) => log.push(error.name));
+    other.send(1); // its wake-up reaches this view through Atomics: later, not in this call
+    bus.close();
+    assert.equal(bus.subscriberCount, 0, "the parked read took the last value at close, so the subscriber ended");
+    for (let i = 0; i < 10 && log.length < 2; i++) await Promise.resolve();
+    assert.deepEqual(log, [1, "BusClosedError"]);
+  });
+
+  it("close() with every subscriber slot taken and a value claimed but never written still counts the subscriber that waits for it", () => {
+    // One subscriber slot, so the table ends where the ring's first slot begins; that slot is being written.
+    const bus = new SharedBus<string>({ codec: "string", capacity: 4, maxSubscribers: 1 });
+    const sub = bus.subscribe();
+    for (const value of ["first", "b", "c", "d"]) bus.send(value); // "first" takes 5 bytes: as many as values claimed
+    assert.equal(claimWithoutWriting(bus, true), 4); // slot 0 again
+    bus.close();
+    assert.equal(bus.subscriberCount, 1, "the subscriber has not read everything: it is still counted");
+    assert.deepEqual(take(sub), ["b", "c", "d"]);
+    assert.equal(sub.missed, 1);
+    assert.equal(sub.tryRecv(), EMPTY, "it waits at the value claimed but never written");
+    assert.equal(bus.stats().subscribers, 1);
+    sub.close();
+    assert.equal(bus.subscriberCount, 0);
+  });
+});
+
+describe("SharedBus slot reads and the 32-bit marks", () => {
+  it("a subscriber 2^31 values behind, whose slot's mark names its position again, reads the newer value once and counts the gap", async () => {
+    const bus = new SharedBus<string>({ codec: "string", capacity: 1 });
+    const sub = bus.subscribe(); // at 0
+    const parked = bus.subscribe();
+    const got = parked.recv();
+    // What 2^31 sends nobody read leave: the numbers past 2^31 and the one slot marked with the last of them.
+    startAt(bus.handle.buffer, 2 ** 31);
+    bus.send("new"); // number 2^31: a slot's mark holds the number modulo 2^31, so it reads as 0's
+    assert.equal(sub.tryRecv(), "new");
+    assert.equal(sub.missed, 2 ** 31);
+    assert.equal(sub.position, 2 ** 31 + 1);
+    assert.equal(sub.tryRecv(), EMPTY);
+    assert.equal(await got, "new");
+    assert.equal(parked.missed, 2 ** 31);
+    assert.equal(parked.tryRecv(), EMPTY);
+    assert.equal(bus.stats().dropped, 2 ** 32);
+    sub.close();
+    parked.close();
+  });
 });
 
 describe("SharedBus drain() re-entrancy", () => {
