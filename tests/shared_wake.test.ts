@@ -1,0 +1,204 @@
+/**
+ * Wake-ups of a `SharedBus`, across threads and within one: a parked read
+ * or write woken by a close on another view of the same memory (two
+ * `attach`es wake each other only through `Atomics`, as two threads do),
+ * `waitSync` (its timeout, a value committed just as it goes to sleep, and
+ * the threads that may not block), the polling that stands in for a missing
+ * `Atomics.waitAsync`, and the process a parked read keeps alive, which a
+ * finished one must not. The cases that change the engine, or whose verdict
+ * is whether a process exits, run in a child process (`_wake_process.ts`).
+ */
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { BusClosedError, SharedBus } from "../mod.ts";
+import { PARK_TIMEOUT } from "../src/shared/wake.ts";
+import { watchdog } from "./_watchdog.ts";
+
+declare const Deno: unknown;
+declare const Bun: unknown;
+
+/** Another view of the same memory, as a Worker would get it. */
+function elsewhere<T>(bus: SharedBus<T>): SharedBus<T> {
+  return SharedBus.attach<T>(structuredClone(bus.handle));
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The message `waitSync` throws where this thread may not block. */
+const CANNOT_BLOCK =
+  "Cannot block on this thread: Atomics.wait is not allowed here (a browser window's main thread); await sub.wait() instead";
+
+/** Runs `tests/_wake_process.ts` on this runtime with `mode`; resolves with its exit code and output. */
+async function runCase(mode: string): Promise<{ code: number | null; output: string; errors: string }> {
+  const script = fileURLToPath(new URL("./_wake_process.ts", import.meta.url));
+  const [command, args] = typeof Deno !== "undefined"
+    ? [process.execPath, ["run", "-A", script, mode]]
+    : typeof Bun !== "undefined"
+    ? [process.execPath, [script, mode]]
+    : [process.execPath, ["--import", "tsx", script, mode]];
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  let errors = "";
+  child.stdout!.on("data", (chunk) => output += chunk);
+  child.stderr!.on("data", (chunk) => errors += chunk);
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  return { code, output: output.trim(), errors };
+}
+
+/**
+ * Runs `fn` with `globals` defined on `globalThis` (`undefined` hides one
+ * the runtime has), then puts every property back as it was.
+ */
+function withGlobals<R>(globals: Record<string, unknown>, fn: () => R): R {
+  const saved = Object.keys(globals).map((name) => [name, Object.getOwnPropertyDescriptor(globalThis, name)] as const);
+  for (const [name, value] of Object.entries(globals)) {
+    Object.defineProperty(globalThis, name, { value, configurable: true, writable: true, enumerable: false });
+  }
+  try {
+    return fn();
+  } finally {
+    for (const [name, descriptor] of saved) {
+      if (descriptor === undefined) delete (globalThis as Record<string, unknown>)[name];
+      else Object.defineProperty(globalThis, name, descriptor);
+    }
+  }
+}
+
+/** A `Window` class whose instance this global is, as a browser window's global is. */
+class Window {
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return value === globalThis;
+  }
+}
+
+describe("SharedBus.close() wakes other threads", () => {
+  it("a read parked on another view, and a write waiting for room there, end at once, not at the park timeout", async () => {
+    const bus = new SharedBus<number>({ capacity: 1, overflow: "wait" });
+    const other = elsewhere(bus);
+    const sub = other.subscribe();
+    const full = bus.subscribe(); // holds the ring full
+    other.send(1);
+    assert.equal(sub.tryRecv(), 1);
+    const waiting = sub.wait();
+    const writing = other.write(2);
+    await sleep(5);
+    const closed = performance.now();
+    bus.close();
+    const [waited, written] = await watchdog(
+      Promise.all([waiting, writing.then(() => "sent", (error) => error)]),
+      PARK_TIMEOUT * 4,
+      () => "the other view's parked read or waiting write did not end",
+    );
+    const took = performance.now() - closed;
+    assert.equal(waited, false);
+    assert.ok(written instanceof BusClosedError, `the waiting write: ${written}`);
+    // Notified at once: only a lost wake-up waits for the park timeout (500 ms) to look again.
+    assert.ok(took < PARK_TIMEOUT / 2, `the close reached the other view after ${took} ms`);
+    assert.equal(full.tryRecv(), 1);
+  });
+});
+
+describe("SharedBus.waitSync()", () => {
+  it("returns once its timeout passes, however short: it never sleeps longer than asked", () => {
+    const bus = new SharedBus<number>();
+    const sub = bus.subscribe();
+    const started = performance.now();
+    assert.equal(bus.waitSync(sub, 10), true, "timed out: there may be something");
+    const took = performance.now() - started;
+    assert.ok(took >= 8, `returned after ${took} ms, before its timeout`);
+    assert.ok(took < PARK_TIMEOUT / 2, `a 10 ms timeout took ${took} ms`);
+  });
+
+  it("sees a value another thread commits just as it goes to sleep, without sleeping", () => {
+    const bus = new SharedBus<number>();
+    const other = elsewhere(bus);
+    const sub = bus.subscribe();
+    // The clock is read as waitSync goes to sleep, after its first look found nothing: the other view's send lands
+    // there, on the second reading, as another thread's may.
+    const now = performance.now.bind(performance);
+    let readings = 0;
+    const started = now();
+    const took = withClock(() => {
+      if (++readings === 2) other.send(1);
+      return now();
+    }, () => {
+      assert.equal(bus.waitSync(sub, 10_000), true);
+      return now() - started;
+    });
+    assert.ok(readings >= 2, "waitSync read the clock as it went to sleep");
+    assert.equal(sub.tryRecv(), 1);
+    assert.ok(took < PARK_TIMEOUT / 2, `waitSync slept ${took} ms with a value there`);
+  });
+});
+
+/** Runs `fn` with `performance.now` replaced by `clock`, then restores it. */
+function withClock<R>(clock: () => number, fn: () => R): R {
+  const own = Object.getOwnPropertyDescriptor(performance, "now");
+  Object.defineProperty(performance, "now", { value: clock, configurable: true, writable: true });
+  try {
+    return fn();
+  } finally {
+    if (own === undefined) delete (performance as { now?: unknown }).now;
+    else Object.defineProperty(performance, "now", own);
+  }
+}
+
+describe("SharedBus.waitSync() and threads that may not block", () => {
+  it("throws a TypeError that says to await sub.wait() on a browser window's main thread, even with a value to read", () => {
+    const bus = new SharedBus<number>();
+    const sub = bus.subscribe();
+    bus.send(1);
+    withGlobals({ Window, document: {} }, () => {
+      assert.throws(() => bus.waitSync(sub), { name: "TypeError", message: CANNOT_BLOCK });
+      assert.throws(() => bus.waitSync(sub, 0), { name: "TypeError", message: CANNOT_BLOCK });
+    });
+    assert.equal(sub.tryRecv(), 1, "the value is still there to read");
+  });
+
+  it("blocks where the global is a Window without a document, as Deno's main thread is", () => {
+    const bus = new SharedBus<number>();
+    const sub = bus.subscribe();
+    bus.send(1);
+    assert.equal(withGlobals({ Window, document: undefined }, () => bus.waitSync(sub, 0)), true);
+    assert.equal(sub.tryRecv(), 1);
+  });
+
+  it("blocks where a document is global but the global is no Window (a DOM emulation in Node)", () => {
+    const bus = new SharedBus<number>();
+    const sub = bus.subscribe();
+    bus.send(1);
+    assert.equal(withGlobals({ Window: undefined, document: {} }, () => bus.waitSync(sub, 0)), true);
+    assert.equal(sub.tryRecv(), 1);
+  });
+
+  it("throws the same TypeError where the engine refuses Atomics.wait (a service worker); awaiting reads still work", {
+    timeout: 60_000,
+  }, async () => {
+    const { code, output, errors } = await runCase("no-blocking");
+    assert.equal(code, 0, errors);
+    assert.deepEqual(JSON.parse(output), { waitSync: `TypeError: ${CANNOT_BLOCK}`, waited: true, value: 1, parked: 2 });
+  });
+});
+
+describe("SharedBus parked reads and the process", () => {
+  it("without Atomics.waitAsync, a parked read polls: sends from another view reach it long before the park timeout", {
+    timeout: 60_000,
+  }, async () => {
+    const { code, output, errors } = await runCase("no-wait-async");
+    assert.equal(code, 0, errors);
+    const { values, ms } = JSON.parse(output);
+    assert.deepEqual(values, [0, 1, 2, 3, 4]);
+    // Five wake-ups: polling every few ms, not a park timeout (500 ms) each.
+    assert.ok(ms < (5 * PARK_TIMEOUT) / 2, `five wake-ups took ${ms} ms`);
+  });
+
+  it("parked reads that finished no longer keep the process alive", { timeout: 60_000 }, async () => {
+    const { code, output, errors } = await runCase("finished");
+    assert.equal(code, 0, errors);
+    assert.equal(output, "[1,1]", "the process outlived its reads: a finished parked read still held it open");
+  });
+});
