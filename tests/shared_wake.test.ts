@@ -2,8 +2,9 @@
  * Wake-ups of a `SharedBus`, across threads and within one: a parked read
  * or write woken by a close on another view of the same memory (two
  * `attach`es wake each other only through `Atomics`, as two threads do),
- * `waitSync` (its timeout, a value committed just as it goes to sleep, and
- * the threads that may not block), the polling that stands in for a missing
+ * `waitSync` (its timeout, a value committed just as it goes to sleep, no
+ * sleep, and so no notify, when it need not wait, and the threads that may
+ * not block), the polling that stands in for a missing
  * `Atomics.waitAsync`, and the process a parked read keeps alive, which a
  * finished one must not. The cases that change the engine, or whose verdict
  * is whether a process exits, run in a child process (`_wake_process.ts`).
@@ -15,6 +16,7 @@ import { spawn } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { BusClosedError, SharedBus } from "../mod.ts";
+import { DATA_SIGNAL } from "../src/shared/layout.ts";
 import { PARK_TIMEOUT } from "../src/shared/wake.ts";
 import { watchdog } from "./_watchdog.ts";
 
@@ -102,6 +104,31 @@ describe("SharedBus.close() wakes other threads", () => {
   });
 });
 
+describe("SharedBus notifies only sleeping readers", () => {
+  it("once per round of sleep: after a parked read woke, further sends notify nobody until a reader sleeps again", async () => {
+    const bus = new SharedBus<number>();
+    const other = elsewhere(bus);
+    const words = new Int32Array(bus.handle.buffer);
+    const sub = bus.subscribe();
+    const got = sub.recv();
+    await sleep(5);
+    const before = Atomics.load(words, DATA_SIGNAL);
+    other.send(1);
+    assert.equal(Atomics.load(words, DATA_SIGNAL), before + 1, "one notify for the sleeper");
+    assert.equal(await watchdog(got, 2000, () => "recv did not wake"), 1);
+    for (let n = 2; n < 5; n++) other.send(n);
+    assert.equal(Atomics.load(words, DATA_SIGNAL), before + 1, "sends with nobody asleep notified");
+    const next = sub.recv(); // the values are there: it does not sleep
+    assert.equal(await next, 2);
+    assert.equal(sub.drain(() => {}), 2, "3 and 4");
+    const parked = sub.recv();
+    await sleep(5);
+    other.send(5);
+    assert.equal(Atomics.load(words, DATA_SIGNAL), before + 2, "one notify for the new round of sleep");
+    assert.equal(await watchdog(parked, 2000, () => "recv did not wake again"), 5);
+  });
+});
+
 describe("SharedBus.waitSync()", () => {
   it("returns once its timeout passes, however short: it never sleeps longer than asked", () => {
     const bus = new SharedBus<number>();
@@ -132,6 +159,34 @@ describe("SharedBus.waitSync()", () => {
     assert.ok(readings >= 2, "waitSync read the clock as it went to sleep");
     assert.equal(sub.tryRecv(), 1);
     assert.ok(took < PARK_TIMEOUT / 2, `waitSync slept ${took} ms with a value there`);
+  });
+
+  // A send notifies only when some reader is asleep: a waitSync that had no need to sleep must not leave its thread
+  // flagged asleep, or the next send notifies for nobody.
+  it("with a value already there returns without going to sleep: the next send notifies nobody", () => {
+    const bus = new SharedBus<number>();
+    const words = new Int32Array(bus.handle.buffer);
+    const sub = bus.subscribe();
+    bus.send(1);
+    const before = Atomics.load(words, DATA_SIGNAL);
+    assert.equal(bus.waitSync(sub, 1000), true);
+    assert.equal(sub.tryRecv(), 1);
+    bus.send(2);
+    assert.equal(Atomics.load(words, DATA_SIGNAL), before, "the send notified a reader that never slept");
+    assert.equal(sub.tryRecv(), 2);
+  });
+
+  it("with no time to wait returns without going to sleep, even on a coarse clock that has not ticked", () => {
+    const bus = new SharedBus<number>();
+    const words = new Int32Array(bus.handle.buffer);
+    const sub = bus.subscribe();
+    const before = Atomics.load(words, DATA_SIGNAL);
+    // Coarsened to 100 ms, as some browsers coarsen performance.now(): the deadline and the next reading are equal.
+    const now = performance.now.bind(performance);
+    assert.equal(withClock(() => Math.floor(now() / 100) * 100, () => bus.waitSync(sub, 0)), true);
+    bus.send(1);
+    assert.equal(Atomics.load(words, DATA_SIGNAL), before, "the send notified a reader that never slept");
+    assert.equal(sub.tryRecv(), 1);
   });
 });
 
