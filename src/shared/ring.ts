@@ -460,12 +460,17 @@ export class SharedRing<T> {
       openRoom();
     }
     if (this.#writes?.pending !== true) this.#resolveReady();
-    if (this.#openReady === undefined && this.#openRoom === undefined) this.#producers.stop();
+    this.#stopIfIdle();
   }
 
   /** After waiting writes went out: open `ready` if room is left. */
   #afterWrites(): void {
     if (this.#openReady !== undefined && this.hasRoom()) this.#resolveReady();
+    this.#stopIfIdle();
+  }
+
+  /** The producers' sleeper runs only while `ready` or a write waits for room. */
+  #stopIfIdle(): void {
     if (this.#openReady === undefined && this.#openRoom === undefined) this.#producers.stop();
   }
 
