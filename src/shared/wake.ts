@@ -88,11 +88,6 @@ export class Sleeper {
     this.#timeout = timeout;
   }
 
-  /** Whether this thread waits on the signal. */
-  get wanted(): boolean {
-    return this.#wanted;
-  }
-
   /**
    * Flags this thread as asleep and starts waiting. The caller must look
    * once more at what it waits for after this returns; see the module doc.
