@@ -309,11 +309,11 @@ describe("SharedBus.write() waiting for room", () => {
       bus.send(0);
       const write = bus.write(1);
       const rejected = assert.rejects(write, BusClosedError);
-      // Every 25 ms (1 ms at 0) makes 24 looks or more in 600 ms; a producer that slept 400 ms or more would look twice.
-      const seen = await looks(bus, 600);
+      // Every 25 ms (1 ms at 0) makes 40 looks or more in 1000 ms; a producer that slept 400 ms or more looks 3 to 5 times.
+      const seen = await looks(bus, 1000);
       bus.close();
       await rejected;
-      assert.ok(seen >= 8, `looked ${seen} times in 600 ms`);
+      assert.ok(seen >= 8, `looked ${seen} times in 1000 ms`);
     });
   }
 });
