@@ -98,6 +98,13 @@ export interface Cursor<T> {
    */
   park(wake: () => void): void;
 
+  /**
+   * Someone awaits the end ({@linkcode Cursor.onEnd} is set): make sure it
+   * is noticed when the bus closes, even if nothing reads. A ring whose
+   * close ends caught-up cursors at once has nothing to do.
+   */
+  watchEnd(): void;
+
   /** Unsubscribes, if still subscribed. Idempotent. */
   close(): void;
 }

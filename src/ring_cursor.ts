@@ -184,6 +184,8 @@ export class RingCursor<T> implements Cursor<T> {
     this.ring.park(this);
   }
 
+  watchEnd(): void {} // the ring's close ends caught-up cursors itself
+
   close(): void {
     this.end();
   }

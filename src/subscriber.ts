@@ -176,7 +176,10 @@ export class Subscriber<T> implements AsyncIterable<T> {
   get closed(): Promise<undefined> {
     const cursor = this.#cursor;
     if (cursor.ended) return RESOLVED;
-    return this.#closed ??= new Promise((resolve) => cursor.onEnd = () => resolve(undefined));
+    if (this.#closed !== undefined) return this.#closed;
+    this.#closed = new Promise((resolve) => cursor.onEnd = () => resolve(undefined));
+    cursor.watchEnd();
+    return this.#closed;
   }
 
   /**

@@ -280,6 +280,40 @@ describe("SharedBus.close() and parked reads", () => {
   });
 });
 
+describe("SharedBus.close() on another view and sub.closed", () => {
+  it("resolves the closed promise of a caught-up subscriber nobody reads, on a view that did not close", async () => {
+    const bus = new SharedBus<number>();
+    const other = SharedBus.attach<number>(bus.handle);
+    const idle = other.subscribe();
+    const behind = other.subscribe();
+    bus.send(1);
+    assert.equal(idle.tryRecv(), 1);
+    let idleEnded = false;
+    let behindEnded = false;
+    idle.closed.then(() => idleEnded = true);
+    behind.closed.then(() => behindEnded = true);
+    bus.close();
+    await watchdog(idle.closed, 2000, () => "the caught-up subscriber's closed promise never resolved");
+    assert.equal(idleEnded, true);
+    await sleep(20);
+    assert.equal(behindEnded, false, "a subscriber with a value left ends only as it reads it");
+    assert.equal(behind.tryRecv(), 1);
+    await watchdog(behind.closed, 2000, () => "the closed promise of the one that read its last value never resolved");
+    assert.deepEqual([other.subscriberCount, bus.subscriberCount], [0, 0]);
+  });
+
+  it("watching for the close does not keep the subscriber's view from noticing a close made on its own view", async () => {
+    const bus = new SharedBus<number>();
+    const other = SharedBus.attach<number>(bus.handle);
+    const sub = other.subscribe();
+    const closed = sub.closed;
+    other.close();
+    await watchdog(closed, 2000, () => "closed never resolved");
+    assert.equal(sub.tryRecv(), CLOSED);
+    assert.equal(bus.closed, true);
+  });
+});
+
 describe("SharedBus slot reads and the 32-bit marks", () => {
   it("a subscriber 2^31 values behind, whose slot's mark names its position again, reads the newer value once and counts the gap", async () => {
     const bus = new SharedBus<string>({ codec: "string", capacity: 1 });

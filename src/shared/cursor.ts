@@ -203,6 +203,10 @@ export class SharedCursor<T> implements Cursor<T> {
     queueMicrotask(early);
   }
 
+  watchEnd(): void {
+    if (this.#mode !== DONE) this.#ring.watchClose();
+  }
+
   close(): void {
     this.#end();
   }

@@ -90,7 +90,7 @@ import {
   WAIT,
 } from "./layout.ts";
 import { Watch } from "./liveness.ts";
-import { canBlock, PARK_TIMEOUT, Sleeper, wake, wakeAll } from "./wake.ts";
+import { canBlock, PARK_TIMEOUT, Sleeper, wake, wakeAll, watchSignal } from "./wake.ts";
 
 /** {@linkcode SharedRing.look}: the slot holds the reader's value, committed. */
 export const HERE = 1;
@@ -121,6 +121,7 @@ export interface Membership {
 /** What the ring needs of this thread's cursors: where they are, and how to end them when the bus closes. */
 export interface LocalCursor {
   readonly at: number;
+  poll(): number;
   close(): void;
 }
 
@@ -168,6 +169,8 @@ export class SharedRing<T> {
   #recording = false;
   /** This thread's open cursors, for close. */
   readonly cursors: Set<LocalCursor> = new Set();
+  /** A watch for a close made on another thread is pending; see {@linkcode SharedRing.watchClose}. */
+  #watchingClose = false;
   /** Wake callbacks of this thread's parked cursors. */
   parked: (() => void)[] = [];
   #spare: (() => void)[] | undefined = [];
@@ -684,6 +687,32 @@ export class SharedRing<T> {
     if (this.#fields !== undefined) return this.#record as T;
     return this.coder.decode(this.#copy.bytes.subarray(0, this.#length));
   }
+
+  /**
+   * Ends this thread's caught-up cursors when another thread closes the bus,
+   * for a `sub.closed` someone awaits: a close always bumps DATA_SIGNAL. It
+   * watches while this thread has cursors, and does not keep the thread
+   * alive, as an awaited promise does not. Where `Atomics.waitAsync` is
+   * missing, the end is noticed at the next read.
+   */
+  watchClose(): void {
+    if (this.#watchingClose) return;
+    this.#watchingClose = true;
+    this.#watchClose();
+  }
+
+  #watchClose = (): void => {
+    const words = this.words;
+    const seen = Atomics.load(words, DATA_SIGNAL); // before the look at S_CLOSED, which a close sets before it bumps
+    if (this.closed) {
+      this.#watchingClose = false;
+      for (const cursor of [...this.cursors]) cursor.poll(); // ends those with nothing left
+      return;
+    }
+    if (this.cursors.size === 0 || !watchSignal(words, DATA_SIGNAL, seen, this.#watchClose)) {
+      this.#watchingClose = false;
+    }
+  };
 
   /** Wakes this thread's parked cursors. */
   wakeParked(): void {

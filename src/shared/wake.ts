@@ -121,6 +121,20 @@ export class Sleeper {
   }
 }
 
+/**
+ * Calls `onChange` once `signal` no longer holds `seen`, without counting as
+ * asleep (so no waker notifies for it) and without keeping the thread alive:
+ * for watching what always notifies, a close. Returns false, and never
+ * calls, where `Atomics.waitAsync` is missing.
+ */
+export function watchSignal(words: Int32Array, signal: number, seen: number, onChange: () => void): boolean {
+  if (waitAsync === undefined) return false;
+  const result = waitAsync(words, signal, seen);
+  if (result.async) result.value.then(onChange);
+  else queueMicrotask(onChange);
+  return true;
+}
+
 let blockingAllowed: boolean | undefined;
 
 /**
