@@ -7,7 +7,6 @@
  */
 
 import assert from "node:assert/strict";
-import process from "node:process";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Bus, Subscriber } from "../mod.ts";
 
@@ -60,14 +59,4 @@ export function record<T>(sub: Subscriber<T>): Reading<T> {
 /** Subscribes `count` recorders to `bus`. */
 export function recorders<T>(bus: Bus<T>, count: number): Reading<T>[] {
   return Array.from({ length: count }, () => record(bus.subscribe()));
-}
-
-declare const Deno: unknown;
-declare const Bun: unknown;
-
-/** The command and arguments that run a TypeScript file on the runtime running this test. */
-export function runtimeCommand(script: string): [string, string[]] {
-  if (typeof Deno !== "undefined") return [process.execPath, ["run", "-A", script]];
-  if (typeof Bun !== "undefined") return [process.execPath, [script]];
-  return [process.execPath, ["--import", "tsx", script]];
 }

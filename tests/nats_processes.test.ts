@@ -4,7 +4,8 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Bus } from "../mod.ts";
 import { bridge, type BridgeStats } from "../nats.ts";
-import { connectTo, record, runtimeCommand, sleep, until } from "./_nats.ts";
+import { runtimeCommand } from "./_child.ts";
+import { connectTo, record, sleep, until } from "./_nats.ts";
 import { natsMissing, type NatsServer, startNats } from "./_nats_server.ts";
 
 /** Bun stops a test after 5 s by default; these may take longer on a loaded machine. */

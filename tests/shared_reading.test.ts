@@ -13,8 +13,6 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { Bus, BusClosedError, BusFullError, CLOSED, EMPTY, LaggedError, SharedBus, type SharedCodec } from "../mod.ts";
 import {
@@ -32,10 +30,8 @@ import {
 import { startSharedSequenceAt } from "../src/shared/bus.ts";
 import { startAt } from "../src/shared/memory.ts";
 import { take } from "./_read.ts";
+import { runScript } from "./_child.ts";
 import { watchdog } from "./_watchdog.ts";
-
-declare const Deno: unknown;
-declare const Bun: unknown;
 
 /** Another view of the same memory, as a Worker would get it. */
 function elsewhere<T>(bus: SharedBus<T>): SharedBus<T> {
@@ -147,18 +143,9 @@ describe("SharedBus parked reads", () => {
   });
 
   it("a closed subscriber's parked reads no longer keep the process alive", { timeout: 60_000 }, async () => {
-    const script = fileURLToPath(new URL("./_park_exit.ts", import.meta.url));
-    const [command, args] = typeof Deno !== "undefined"
-      ? [process.execPath, ["run", "-A", script]]
-      : typeof Bun !== "undefined"
-      ? [process.execPath, [script]]
-      : [process.execPath, ["--import", "tsx", script]];
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "inherit"] });
-    let output = "";
-    child.stdout!.on("data", (chunk) => output += chunk);
-    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-    assert.equal(code, 0);
-    assert.equal(output.trim(), "", "the process outlived the close: its parked reads still held it open");
+    const { code, output, errors } = await runScript(fileURLToPath(new URL("./_park_exit.ts", import.meta.url)));
+    assert.equal(code, 0, errors);
+    assert.equal(output, "", "the process outlived the close: its parked reads still held it open");
   });
 
   it("user code run while parked reads wake (a decode) may close another parked subscriber and park a new one", async () => {

@@ -14,11 +14,9 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import process from "node:process";
 import { Bus, BusFullError, EMPTY, SharedBus, type SharedCodec } from "../mod.ts";
 import {
   ACTIVE,
@@ -40,10 +38,8 @@ import {
   TABLE_HIGH,
 } from "../src/shared/layout.ts";
 import { take } from "./_read.ts";
+import { runScript } from "./_child.ts";
 import { watchdog } from "./_watchdog.ts";
-
-declare const Deno: unknown;
-declare const Bun: unknown;
 
 /** ring.ts's status of a subscriber slot whose joiner has published its cursor but is not counted yet. */
 const JOINING = 5;
@@ -327,17 +323,9 @@ describe("SharedBus room: the process after the waits", () => {
     try {
       const script = join(dir, "room_exit.mts");
       writeFileSync(script, ROOM_EXIT.replace("MOD", JSON.stringify(new URL("../mod.ts", import.meta.url).href)));
-      const [command, args] = typeof Deno !== "undefined"
-        ? [process.execPath, ["run", "-A", script]]
-        : typeof Bun !== "undefined"
-        ? [process.execPath, [script]]
-        : [process.execPath, ["--import", "tsx", script]];
-      const child = spawn(command, args, { stdio: ["ignore", "pipe", "inherit"] });
-      let output = "";
-      child.stdout!.on("data", (chunk) => output += chunk);
-      const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-      assert.equal(code, 0);
-      assert.equal(output.trim(), "", "the process outlived the waits: a producers' sleeper still held it open");
+      const { code, output, errors } = await runScript(script);
+      assert.equal(code, 0, errors);
+      assert.equal(output, "", "the process outlived the waits: a producers' sleeper still held it open");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

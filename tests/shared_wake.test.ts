@@ -12,16 +12,12 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { BusClosedError, SharedBus } from "../mod.ts";
 import { DATA_SIGNAL } from "../src/shared/layout.ts";
 import { PARK_TIMEOUT } from "../src/shared/wake.ts";
+import { type ChildRun, runScript } from "./_child.ts";
 import { watchdog } from "./_watchdog.ts";
-
-declare const Deno: unknown;
-declare const Bun: unknown;
 
 /** Another view of the same memory, as a Worker would get it. */
 function elsewhere<T>(bus: SharedBus<T>): SharedBus<T> {
@@ -34,21 +30,9 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 const CANNOT_BLOCK =
   "Cannot block on this thread: Atomics.wait is not allowed here (a browser window's main thread); await sub.wait() instead";
 
-/** Runs `tests/_wake_process.ts` on this runtime with `mode`; resolves with its exit code and output. */
-async function runCase(mode: string): Promise<{ code: number | null; output: string; errors: string }> {
-  const script = fileURLToPath(new URL("./_wake_process.ts", import.meta.url));
-  const [command, args] = typeof Deno !== "undefined"
-    ? [process.execPath, ["run", "-A", script, mode]]
-    : typeof Bun !== "undefined"
-    ? [process.execPath, [script, mode]]
-    : [process.execPath, ["--import", "tsx", script, mode]];
-  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  let errors = "";
-  child.stdout!.on("data", (chunk) => output += chunk);
-  child.stderr!.on("data", (chunk) => errors += chunk);
-  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-  return { code, output: output.trim(), errors };
+/** Runs `tests/_wake_process.ts` on this runtime with `mode`. */
+function runCase(mode: string): Promise<ChildRun> {
+  return runScript(fileURLToPath(new URL("./_wake_process.ts", import.meta.url)), mode);
 }
 
 /**
