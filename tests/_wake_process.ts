@@ -13,6 +13,14 @@
  *   the values and how long they took.
  * - `no-blocking`: where `Atomics.wait` throws (a service worker, a
  *   worklet), `waitSync` and then the awaiting reads; prints what each gave.
+ * - `close-watch`: counts the `Atomics.waitAsync` calls that watch for a
+ *   close (the ones with no timeout) while many subscribers' `closed` are
+ *   looked at, a wake-up moves the signal, the subscribers all leave, and a
+ *   new one looks again; the first watch finds the signal moved already, as
+ *   a send from another thread just then would leave it. Prints the counts.
+ * - `closed-without-wait-async`: without `Atomics.waitAsync`, whether
+ *   subscribers' `closed` resolve after another view's close: before any
+ *   read or look, and after another subscriber's first look.
  *
  * @module
  */
@@ -23,7 +31,24 @@ import { setTimeout as timer } from "node:timers";
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const mode = process.argv[2];
 
-if (mode === "no-wait-async") delete (Atomics as { waitAsync?: unknown }).waitAsync;
+type WaitAsync = (array: Int32Array, index: number, value: number, timeout?: number) => unknown;
+if (mode === "no-wait-async" || mode === "closed-without-wait-async") {
+  delete (Atomics as { waitAsync?: unknown }).waitAsync;
+}
+let watches = 0;
+/** The latest close watch's promise: once it settles and is awaited, its callback (attached first) has run. */
+let lastWatch: Promise<unknown> = Promise.resolve();
+if (mode === "close-watch") {
+  const engine = Atomics as unknown as { waitAsync: WaitAsync };
+  const real = engine.waitAsync;
+  engine.waitAsync = (array, index, value, timeout) => {
+    if (timeout !== undefined) return real(array, index, value, timeout); // a parked read's
+    if (watches++ === 0) Atomics.add(array, index, 1);
+    const result = real(array, index, value) as { async: boolean; value: unknown };
+    if (result.async) lastWatch = result.value as Promise<unknown>;
+    return result;
+  };
+}
 if (mode === "no-blocking") {
   (Atomics as { wait: unknown }).wait = () => {
     throw new TypeError("Atomics.wait cannot be called in this context");
@@ -70,4 +95,42 @@ if (mode === "finished") {
   other.send(2);
   console.log(JSON.stringify({ waitSync, waited, value, parked: await got }));
   sub.close();
+} else if (mode === "close-watch") {
+  const reader = other.subscribe();
+  const subs = Array.from({ length: 50 }, () => bus.subscribe());
+  for (const sub of subs) void sub.closed;
+  await sleep(0);
+  const looked = watches;
+  // A read parked on the other view, woken by a send here: the signal moves, and with subscribers here it watches on.
+  let got = reader.recv();
+  await sleep(20); // parked by now: the send bumps the signal
+  let armed = lastWatch;
+  bus.send(1);
+  await got;
+  await armed;
+  const woken = watches;
+  for (const sub of subs) sub.close();
+  got = reader.recv();
+  await sleep(20);
+  armed = lastWatch;
+  bus.send(2);
+  await got;
+  await armed;
+  const left = watches;
+  const late = bus.subscribe();
+  const closed = late.closed;
+  other.close();
+  const ended = await Promise.race([closed.then(() => true), sleep(2000).then(() => false)]);
+  console.log(JSON.stringify({ looked, woken, left, late: watches, ended }));
+} else if (mode === "closed-without-wait-async") {
+  const a = bus.subscribe();
+  const b = bus.subscribe();
+  let aEnded = false;
+  a.closed.then(() => aEnded = true);
+  other.close();
+  await sleep(20);
+  const before = aEnded;
+  const both = Promise.all([a.closed, b.closed]).then(() => true);
+  const after = await Promise.race([both, sleep(2000).then(() => false)]);
+  console.log(JSON.stringify({ before, after }));
 } else throw new TypeError(`Unknown case: ${mode}`);

@@ -235,6 +235,33 @@ describe("SharedBus parked reads and the process", () => {
     assert.ok(ms < 5 * PARK_TIMEOUT * 0.8, `five wake-ups took ${ms} ms`);
   });
 
+  it(
+    "however many subscribers' closed promises are awaited, a thread keeps one watch for a close, drops it when they have all left, and starts it again for the next",
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      const { code, output, errors } = await runCase("close-watch");
+      assert.equal(code, 0, errors);
+      assert.deepEqual(JSON.parse(output), {
+        looked: 2, // 50 subscribers' closed: one watch, which found the signal moved and so looked and watched again
+        woken: 3, // the signal moved (a wake-up for another view's read): one watch again, not one per subscriber
+        left: 3, // the signal moved with no subscriber left here: no watch
+        late: 4, // a new subscriber's closed: watching again
+        ended: true, // and it saw the other view's close
+      });
+    },
+  );
+
+  it("without Atomics.waitAsync, a close on another view is noticed at the next look at any subscriber's closed", {
+    timeout: 60_000,
+  }, async () => {
+    const { code, output, errors } = await runCase("closed-without-wait-async");
+    assert.equal(code, 0, errors);
+    // Nothing can watch: until something reads or looks, the caught-up subscriber's closed waits (documented).
+    assert.deepEqual(JSON.parse(output), { before: false, after: true });
+  });
+
   it("parked reads that finished no longer keep the process alive", { timeout: 60_000 }, async () => {
     const { code, output, errors } = await runCase("finished");
     assert.equal(code, 0, errors);

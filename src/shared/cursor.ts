@@ -21,10 +21,9 @@ import { CLOSED, EMPTY } from "../signals.ts";
 import { GONE, HERE, NOT_YET, type SharedRing } from "./ring.ts";
 
 const OPEN = 0;
-/** A `drain` is in progress; a read or close from its callback turns it into INTERRUPTED, which stops it. */
+/** A `drain` is in progress; a read, drain or close from its callback moves it on, which stops that drain. */
 const DRAINING = 1;
-const INTERRUPTED = 2;
-const DONE = 3;
+const DONE = 2;
 
 /** A cursor into a {@linkcode SharedRing}; see the module doc. */
 export class SharedCursor<T> implements Cursor<T> {
@@ -106,7 +105,7 @@ export class SharedCursor<T> implements Cursor<T> {
     const mode = this.#mode;
     if (mode !== OPEN) {
       if (mode === DONE) return CLOSED;
-      this.#mode = INTERRUPTED; // read from its own drain callback: that drain stops after this value
+      this.#mode = OPEN; // read from its own drain callback: that drain stops after this value
     }
     const ring = this.#ring;
     if (this.#gap !== 0) this.#discoverGap();
@@ -135,9 +134,7 @@ export class SharedCursor<T> implements Cursor<T> {
   }
 
   drain(fn: (value: T) => void, max: number): number {
-    const outer = this.#mode;
-    if (outer === DONE) return 0;
-    if (outer !== OPEN) this.#mode = INTERRUPTED; // drained from its own drain callback
+    if (this.#mode === DONE) return 0;
     const ring = this.#ring;
     let position = this.#position;
     let tail = ring.observe();
@@ -167,7 +164,7 @@ export class SharedCursor<T> implements Cursor<T> {
     } finally {
       ring.draining.pop();
       if (this.#mode !== DONE) {
-        this.#mode = outer === OPEN ? OPEN : INTERRUPTED;
+        this.#mode = OPEN; // nested in a drain of its own callback: that drain stops after this value too
         this.#publish(); // once per batch, even if fn threw: the value it threw on counts as read
         this.#endIfDone(); // nested or not: it read its last value
       }
@@ -204,7 +201,7 @@ export class SharedCursor<T> implements Cursor<T> {
   }
 
   watchEnd(): void {
-    if (this.#mode !== DONE) this.#ring.watchClose();
+    this.#ring.watchClose(); // called only while the cursor has not ended
   }
 
   close(): void {

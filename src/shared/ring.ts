@@ -693,7 +693,8 @@ export class SharedRing<T> {
    * for a `sub.closed` someone awaits: a close always bumps DATA_SIGNAL. It
    * watches while this thread has cursors, and does not keep the thread
    * alive, as an awaited promise does not. Where `Atomics.waitAsync` is
-   * missing, the end is noticed at the next read.
+   * missing, the end is noticed at the next read, or the next first look at
+   * a subscriber's `closed` on this thread.
    */
   watchClose(): void {
     if (this.#watchingClose) return;
