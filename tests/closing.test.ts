@@ -2,6 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Bus, BusClosedError, CLOSED, type Subscriber } from "../mod.ts";
 import { tick } from "./_read.ts";
+import { watchdog } from "./_watchdog.ts";
 
 describe("Bus.close()", () => {
   it("lets every subscriber read what was retained for it, then end", async () => {
@@ -223,6 +224,15 @@ describe("Subscriber.close()", () => {
     sub.tryRecv();
     await closed;
     assert.equal(ended, true);
+  });
+
+  it("gives the same closed promise on every look, and resolves the first one as well as any later", async () => {
+    const bus = new Bus<number>();
+    const sub = bus.subscribe();
+    const first = sub.closed;
+    assert.equal(sub.closed, first, "a second look made a new promise");
+    sub.close();
+    await watchdog(first, 1000, () => "the first closed promise never resolved");
   });
 
   it("resolves closed at bus.close() for a subscriber with nothing left, and the bus stops counting it", async () => {
