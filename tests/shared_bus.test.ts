@@ -26,13 +26,9 @@ import { DATA_SIGNAL, EPOCH, READERS_ASLEEP } from "../src/shared/layout.ts";
 import { PARK_TIMEOUT } from "../src/shared/wake.ts";
 import { take } from "./_read.ts";
 import { watchdog } from "./_watchdog.ts";
+import { elsewhere } from "./_shared.ts";
 
 const POLICIES = ["drop-oldest", "drop-newest", "wait"] as const;
-
-/** Another view of the same memory, as a Worker would get it. */
-function elsewhere<T>(bus: SharedBus<T>, codec?: SharedCodec<T>): SharedBus<T> {
-  return SharedBus.attach<T>(structuredClone(bus.handle), codec === undefined ? undefined : { codec });
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

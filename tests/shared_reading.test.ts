@@ -15,28 +15,12 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { Bus, BusClosedError, BusFullError, CLOSED, EMPTY, LaggedError, SharedBus, type SharedCodec } from "../mod.ts";
-import {
-  EPOCH,
-  fullSequence,
-  HEAD,
-  headWord,
-  mark,
-  S_CAPACITY,
-  S_SLOT_BYTES,
-  S_SUBSCRIBER_SLOTS,
-  slotsByte,
-  slotStride,
-} from "../src/shared/layout.ts";
 import { startSharedSequenceAt } from "../src/shared/bus.ts";
 import { startAt } from "../src/shared/memory.ts";
 import { take } from "./_read.ts";
 import { runScript } from "./_child.ts";
 import { watchdog } from "./_watchdog.ts";
-
-/** Another view of the same memory, as a Worker would get it. */
-function elsewhere<T>(bus: SharedBus<T>): SharedBus<T> {
-  return SharedBus.attach<T>(structuredClone(bus.handle));
-}
+import { claimWithoutWriting, elsewhere } from "./_shared.ts";
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -44,27 +28,6 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 async function pendingAfter(promise: Promise<unknown>, ms: number): Promise<boolean> {
   const still = Symbol("pending");
   return await Promise.race([promise, sleep(ms).then(() => still)]) === still;
-}
-
-/**
- * What a producer stopped between its claim and its commit leaves (a worker
- * terminated in the middle of a send): the next sequence number claimed on
- * HEAD and, if `slotTaken`, its slot marked as being written. A real one is
- * a race; this is the state it leaves, made on purpose. Returns the number.
- */
-function claimWithoutWriting(bus: SharedBus<unknown>, slotTaken: boolean): number {
-  const words = new Int32Array(bus.handle.buffer);
-  const head = Atomics.load(words, HEAD);
-  const sequence = fullSequence(head, Atomics.load(words, EPOCH));
-  assert.equal(Atomics.compareExchange(words, HEAD, head, headWord(sequence + 1)), head);
-  if (slotTaken) {
-    const capacity = words[S_CAPACITY]!;
-    const slotBytes = words[S_SLOT_BYTES]!;
-    const geometry = { capacity, slotBytes, subscriberSlots: words[S_SUBSCRIBER_SLOTS]! };
-    const at = slotsByte(geometry) + (sequence & (capacity - 1)) * slotStride(slotBytes);
-    Atomics.store(words, at >> 2, mark(sequence) | 1);
-  }
-  return sequence;
 }
 
 /** A string codec whose next decode first runs `hooks.next`: user code inside a read. */

@@ -18,72 +18,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bus, BusFullError, EMPTY, SharedBus, type SharedCodec } from "../mod.ts";
-import {
-  ACTIVE,
-  ENTRY_CURSOR,
-  ENTRY_STATE,
-  EPOCH,
-  fullSequence,
-  HEAD,
-  headWord,
-  mark,
-  RESCAN_FLAG,
-  S_CAPACITY,
-  S_SLOT_BYTES,
-  S_SUBSCRIBER_SLOTS,
-  slotsByte,
-  slotStride,
-  SUBSCRIBERS,
-  TABLE_BYTE,
-  TABLE_HIGH,
-} from "../src/shared/layout.ts";
+import { ACTIVE, SUBSCRIBERS } from "../src/shared/layout.ts";
 import { take } from "./_read.ts";
 import { runScript } from "./_child.ts";
 import { watchdog } from "./_watchdog.ts";
-
-/** ring.ts's status of a subscriber slot whose joiner has published its cursor but is not counted yet. */
-const JOINING = 5;
-
-/** Another view of the same memory, as a Worker would get it. */
-function elsewhere<T>(bus: SharedBus<T>): SharedBus<T> {
-  return SharedBus.attach<T>(structuredClone(bus.handle));
-}
-
-/**
- * Freezes another thread's subscribe() halfway through its join in
- * subscriber slot 0: its cursor published at `position`, HEAD flagged so
- * producers look at every cursor again, not counted yet. Returns the slot's
- * state word's index.
- */
-function joinHalfway(bus: SharedBus<unknown>, position: number): number {
-  const words = new Int32Array(bus.handle.buffer);
-  const entry = TABLE_BYTE >> 2;
-  Atomics.store(words, entry + ENTRY_CURSOR, position);
-  Atomics.store(words, entry + ENTRY_STATE, (1 << 3) | JOINING);
-  Atomics.store(words, TABLE_HIGH, 1);
-  Atomics.or(words, HEAD, RESCAN_FLAG);
-  return entry + ENTRY_STATE;
-}
+import { claimWithoutWriting, elsewhere, joinHalfway } from "./_shared.ts";
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * What a producer on another thread leaves while it is stopped between its
- * claim and its commit (preempted by the OS): the next sequence number
- * claimed on HEAD and its slot marked as being written. Returns the number.
- */
-function claimWithoutWriting(bus: SharedBus<unknown>): number {
-  const words = new Int32Array(bus.handle.buffer);
-  const head = Atomics.load(words, HEAD);
-  const sequence = fullSequence(head, Atomics.load(words, EPOCH));
-  assert.equal(Atomics.compareExchange(words, HEAD, head, headWord(sequence + 1)), head);
-  const capacity = words[S_CAPACITY]!;
-  const slotBytes = words[S_SLOT_BYTES]!;
-  const geometry = { capacity, slotBytes, subscriberSlots: words[S_SUBSCRIBER_SLOTS]! };
-  const at = slotsByte(geometry) + (sequence & (capacity - 1)) * slotStride(slotBytes);
-  Atomics.store(words, at >> 2, mark(sequence) | 1);
-  return sequence;
-}
 
 describe("SharedBus room: who holds producers", () => {
   for (const overflow of ["wait", "drop-newest"] as const) {

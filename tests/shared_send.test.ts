@@ -15,82 +15,21 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { BusClosedError, BusFullError, SharedBus } from "../mod.ts";
 import { startSharedSequenceAt } from "../src/shared/bus.ts";
-import {
-  ENTRY_CURSOR,
-  ENTRY_STATE,
-  ENTRY_WORDS,
-  EPOCH,
-  HEAD,
-  headWord,
-  mark,
-  PRODUCERS_ASLEEP,
-  S_SUBSCRIBER_SLOTS,
-  SLOT_HEADER,
-  slotsByte,
-  slotStride,
-  STATUS,
-  TABLE_BYTE,
-  TABLE_HIGH,
-} from "../src/shared/layout.ts";
+import { EPOCH, mark, PRODUCERS_ASLEEP } from "../src/shared/layout.ts";
 import { startAt } from "../src/shared/memory.ts";
 import { check, type Stamp } from "./_shared_worker.ts";
 import { Thread } from "./_threads.ts";
 import { take } from "./_read.ts";
 import { watchdog } from "./_watchdog.ts";
+import { stallJoiner, stallProducer } from "./_shared.ts";
 
 const WORKER = new URL("./_shared_worker.ts", import.meta.url);
 const BLOCK = 2 ** 29;
-/** A subscriber slot's status while its joiner sets it up (private to ring.ts): producers gate on it already. */
-const JOINING = 5;
-
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Resolves once `done()` is true, looking every millisecond or so. */
 async function until(done: () => boolean): Promise<void> {
   while (!done()) await sleep(1);
-}
-
-/**
- * Claims the next sequence number of `bus` (a `"drop-oldest"` one) and marks
- * its slot as being written, as a producer stopped between its claim and its
- * commit leaves them. Returns the number, and the commit that producer would
- * make: it writes `value` as JSON and stores the mark.
- */
-function stallProducer<T>(bus: SharedBus<T>, value: T): { sequence: number; commit: () => void } {
-  const { buffer } = bus.handle;
-  const words = new Int32Array(buffer);
-  const capacity = bus.capacity;
-  const geometry = { capacity, slotBytes: bus.maxBytes, subscriberSlots: words[S_SUBSCRIBER_SLOTS]! };
-  const sequence = bus.stats().sent;
-  const head = Atomics.load(words, HEAD);
-  assert.equal(Atomics.compareExchange(words, HEAD, head, headWord(sequence + 1)), head, "claimed");
-  const at = slotsByte(geometry) + (sequence & (capacity - 1)) * slotStride(bus.maxBytes);
-  const previous = mark(sequence - capacity);
-  assert.equal(Atomics.compareExchange(words, at >> 2, previous, mark(sequence) | 1), previous, "slot taken");
-  const commit = () => {
-    const payload = new TextEncoder().encode(JSON.stringify(value));
-    new Float64Array(buffer)[(at >> 3) + 1] = sequence;
-    new Uint8Array(buffer).set(payload, at + SLOT_HEADER);
-    words[(at >> 2) + 1] = payload.length;
-    Atomics.store(words, at >> 2, mark(sequence));
-  };
-  return { sequence, commit };
-}
-
-/**
- * Writes a subscriber slot of `bus` as a joiner on another thread leaves it
- * when stopped between writing its cursor and becoming active: status
- * JOINING, cursor `position`. Returns its state word's index.
- */
-function stallJoiner<T>(bus: SharedBus<T>, position: number): number {
-  const words = new Int32Array(bus.handle.buffer);
-  const index = Atomics.load(words, TABLE_HIGH);
-  const entry = (TABLE_BYTE >> 2) + index * ENTRY_WORDS;
-  const generation = Atomics.load(words, entry + ENTRY_STATE) & ~STATUS;
-  Atomics.store(words, entry + ENTRY_CURSOR, position | 0);
-  Atomics.store(words, entry + ENTRY_STATE, generation | JOINING);
-  Atomics.store(words, TABLE_HIGH, index + 1);
-  return entry + ENTRY_STATE;
 }
 
 describe("SharedBus.send() at a slot whose previous lap is still being written", () => {

@@ -18,11 +18,7 @@ import type { ProduceJob, Stamp } from "./_shared_worker.ts";
 import { take, tick } from "./_read.ts";
 import { Thread } from "./_threads.ts";
 import { watchdog } from "./_watchdog.ts";
-
-/** Another view of the same memory, as a Worker would get it. */
-function elsewhere<T>(bus: SharedBus<T>): SharedBus<T> {
-  return SharedBus.attach<T>(structuredClone(bus.handle));
-}
+import { elsewhere } from "./_shared.ts";
 
 /** Blocks this thread for `ms` milliseconds: time passing inside a synchronous callback. */
 function busyWait(ms: number): void {

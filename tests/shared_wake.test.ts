@@ -18,11 +18,7 @@ import { DATA_SIGNAL } from "../src/shared/layout.ts";
 import { PARK_TIMEOUT } from "../src/shared/wake.ts";
 import { type ChildRun, runScript } from "./_child.ts";
 import { watchdog } from "./_watchdog.ts";
-
-/** Another view of the same memory, as a Worker would get it. */
-function elsewhere<T>(bus: SharedBus<T>): SharedBus<T> {
-  return SharedBus.attach<T>(structuredClone(bus.handle));
-}
+import { elsewhere } from "./_shared.ts";
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
