@@ -7,7 +7,7 @@
  */
 
 import { spawn } from "node:child_process";
-import { readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import process from "node:process";
 
 declare const Deno: unknown;
@@ -59,6 +59,7 @@ type Coverage = { static?: Record<string, number>; perTest?: Record<string, Reco
 /** Adds the coverage the hook wrote at the child's exit to this process's, which the hook reports at its own. */
 function addCoverage(pid: number): void {
   const file = `stryker-output-${pid}.json`;
+  if (!existsSync(file)) return; // killed before its exit handler ran: nothing to add
   const child = JSON.parse(readFileSync(file, "utf8")) as { mutantCoverage?: Coverage };
   rmSync(file);
   const namespace = process.env.STRYKER_NAMESPACE ?? "__stryker__";
