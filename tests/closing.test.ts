@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { Bus, BusClosedError, CLOSED, type Subscriber } from "../mod.ts";
 import { tick } from "./_read.ts";
 import { watchdog } from "./_watchdog.ts";
+import { innerDrainEndsAtLastValue } from "./_both_buses.ts";
 
 describe("Bus.close()", () => {
   it("lets every subscriber read what was retained for it, then end", async () => {
@@ -79,23 +80,7 @@ describe("Bus.close()", () => {
   });
 
   it("ends a subscriber whose drain, called from its own drain callback, reads the last value: when that drain returns", async () => {
-    const bus = new Bus<number>();
-    const sub = bus.subscribe();
-    for (let i = 0; i < 3; i++) bus.send(i);
-    bus.close();
-    const seen: unknown[] = [];
-    let ended = false;
-    sub.closed.then(() => ended = true);
-    const count = sub.drain((value) => {
-      seen.push(value);
-      if (value !== 0) return;
-      seen.push(["inner", sub.drain((inner) => seen.push(inner))]);
-      seen.push(["subscribers", bus.subscriberCount, bus.stats().subscribers], sub.tryRecv());
-    });
-    assert.deepEqual(seen, [0, 1, 2, ["inner", 2], ["subscribers", 0, 0], CLOSED]);
-    assert.equal(count, 1, "the outer drain stops after the value it was on");
-    await sub.closed;
-    assert.equal(ended, true);
+    await innerDrainEndsAtLastValue(new Bus<number>());
   });
 
   it("is idempotent", () => {
