@@ -164,7 +164,7 @@ export class SharedCursor<T> implements Cursor<T> {
     } finally {
       ring.draining.pop();
       if (this.#mode !== DONE) {
-        this.#mode = OPEN; // nested in a drain of its own callback: that drain stops after this value too
+        this.#mode = OPEN; // nested or not: a drain of this cursor that called it sees it moved on, and stops
         this.#publish(); // once per batch, even if fn threw: the value it threw on counts as read
         this.#endIfDone(); // nested or not: it read its last value
       }
