@@ -396,6 +396,16 @@ const coldStarts: Record<string, { label: string; family: SubjectSpec["family"];
   "bus.options": { label: "new Bus({ capacity: 256 })", family: "ours", make: () => new Bus({ capacity: 256 }) },
   "bus.number": { label: "new Bus(256)", family: "ours", make: () => new Bus(256) },
   "bus.subscribed": { label: "new Bus(256).subscribe()", family: "ours", make: () => new Bus(256).subscribe() },
+  // Dropped subscribers cost the collector their FinalizationRegistry entry; a closed one gives it back at once.
+  "bus.closed": {
+    label: "new Bus(256).subscribe(), then close()",
+    family: "ours",
+    make: () => {
+      const sub = new Bus(256).subscribe();
+      sub.close();
+      return sub;
+    },
+  },
   "array": { label: "part: new Array(256)", family: "peer", make: () => new Array(256) },
   "pushed": {
     label: "part: [] and 256 push()",

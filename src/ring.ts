@@ -17,10 +17,16 @@
  * read, so payloads are not pinned. `send` compares `tail - floor` with the
  * capacity to see, in O(1), whether the slowest cursor is a full ring behind.
  *
- * Positions span at most `capacity + 1` values (`tail - capacity` to
- * `tail`), so the histogram has `2 * capacity` buckets and never aliases. A
- * cursor the ring overwrote is carried along in the floor bucket (see
- * `write`), so its bucket is `max(position, tail - capacity)`.
+ * The arrays start at {@linkcode FIRST_SIZE} slots and double whenever a
+ * write finds them full and the capacity allows more, so a ring whose
+ * readers keep up stays small, and a first subscribe costs two small arrays
+ * whatever the capacity. They never shrink. Only once they reach the
+ * capacity does a write overwrite, drop or refuse a value.
+ *
+ * Cursors sit at most as many positions behind the tail as there are
+ * slots, so a histogram of twice as many buckets never aliases. A cursor the ring
+ * overwrote is carried along in the floor bucket (see `write`), so its
+ * bucket is `max(position, tail - capacity)`.
  *
  * Internal: {@linkcode Bus} and {@linkcode Subscriber} are the public faces.
  *
@@ -47,6 +53,13 @@ export const REBASE_LIMIT = 2 ** 30 - 1;
 /** How far a rebase moves positions down: a multiple of every histogram's size, so buckets and slots keep their index. */
 export const REBASE_STEP = 2 ** 29;
 
+/**
+ * Slots a ring starts with (fewer if its capacity is smaller): what a first
+ * subscribe allocates, whatever the capacity. Its histogram of 16 counts is
+ * 64 bytes.
+ */
+export const FIRST_SIZE = 8;
+
 const RESOLVED: Promise<void> = Promise.resolve();
 
 /** A start position for a new cursor: `"next"`, `"oldest"`, or a sequence number. */
@@ -55,12 +68,13 @@ export type Start = "next" | "oldest" | number;
 /** The shared state of one bus. Fields are public to the bus, its cursors and its taps only. */
 export class Ring<T> implements Tapped<T> {
   readonly capacity: number;
-  readonly mask: number;
-  /** `2 * capacity - 1`: histogram buckets. */
-  readonly countMask: number;
+  /** Slots allocated, less one: they are a power of two up to `capacity`, doubled as values queue up. */
+  mask = -1;
+  /** Histogram buckets, less one: twice the slots. */
+  countMask = -1;
   readonly replay: boolean;
   readonly policy: number;
-  /** Allocated on the first subscribe (or at once with replay), so a bus nobody reads costs no arrays. */
+  /** Allocated on the first subscribe (at full size at once with replay), so a bus nobody reads costs no arrays. */
   slots: (T | undefined)[] = [];
   /** Cursors per position, indexed by `position & countMask`. */
   counts: Int32Array = NO_COUNTS;
@@ -107,11 +121,9 @@ export class Ring<T> implements Tapped<T> {
 
   constructor(options: ResolvedBusOptions) {
     this.capacity = options.capacity;
-    this.mask = options.capacity - 1;
     this.policy = POLICY_CODES[options.overflow];
-    this.countMask = 2 * options.capacity - 1;
     this.replay = options.replay;
-    if (this.replay) this.#allocate();
+    if (this.replay) this.#allocate(this.capacity); // it keeps the last `capacity` values, read or not
   }
 
   /** Puts `value` in the ring and returns how many subscribers will see it; `from`, the tap that sent it. */
@@ -119,25 +131,41 @@ export class Ring<T> implements Tapped<T> {
     const tail = this.tail;
     const readers = this.subscribers;
     if (readers !== 0) {
-      if (tail - this.floor === this.capacity && this.#full(this.policy === DROP_OLDEST)) {
-        if (this.policy === DROP_OLDEST) {
-          // Overwrite the floor's slot: carry the cursors there one position up; they count the gap when they read.
-          const counts = this.counts;
-          const m = this.countMask;
-          const floor = this.floor;
-          counts[(floor + 1) & m]! += counts[floor & m]!;
-          counts[floor & m] = 0;
-          this.floor = floor + 1;
-        } else if (this.policy === DROP_NEWEST) {
-          this.discarded++;
-          return 0;
-        } else {
-          this.blocked++;
-          throw new BusFullError(this.capacity);
-        }
-      }
+      if (tail - this.floor > this.mask) return this.#writeToFull(value, from, tail, readers);
       this.slots[tail & this.mask] = value;
     } else if (this.replay) this.slots[tail & this.mask] = value;
+    this.tail = tail + 1;
+    if (tail + 1 >= this.quietUntil) this.#afterWrite(value, from);
+    return readers;
+  }
+
+  /**
+   * `write` when every slot holds a value the slowest cursor has not read,
+   * apart so the fast path stays lean (on V8 a path once taken stays
+   * compiled in). Below capacity the arrays double; at capacity the policy
+   * decides.
+   */
+  #writeToFull(value: T, from: Tap<T> | undefined, tail: number, readers: number): number {
+    const policy = this.policy;
+    if (this.mask + 1 !== this.capacity) this.#grow();
+    else if (this.#full(policy === DROP_OLDEST)) {
+      if (policy === DROP_OLDEST) {
+        // Overwrite the floor's slot: carry the cursors there one position up; they count the gap when they read.
+        const counts = this.counts;
+        const m = this.countMask;
+        const floor = this.floor;
+        counts[(floor + 1) & m]! += counts[floor & m]!;
+        counts[floor & m] = 0;
+        this.floor = floor + 1;
+      } else if (policy === DROP_NEWEST) {
+        this.discarded++;
+        return 0;
+      } else {
+        this.blocked++;
+        throw new BusFullError(this.capacity);
+      }
+    }
+    this.slots[tail & this.mask] = value;
     this.tail = tail + 1;
     if (tail + 1 >= this.quietUntil) this.#afterWrite(value, from);
     return readers;
@@ -188,7 +216,7 @@ export class Ring<T> implements Tapped<T> {
 
   /** Registers a cursor starting at `from`. `from` as a number has been checked against `sequence()`. */
   join(from: Start, lagError: boolean): RingCursor<T> {
-    if (this.counts.length === 0) this.#allocate();
+    if (this.mask === -1) this.#allocate(Math.min(this.capacity, FIRST_SIZE));
     this.#recordDrains(false);
     let start = this.tail;
     let gap = 0;
@@ -367,29 +395,66 @@ export class Ring<T> implements Tapped<T> {
     open();
   }
 
-  #allocate(): void {
-    this.slots = emptySlots(this.capacity) as (T | undefined)[];
-    this.counts = new Int32Array(2 * this.capacity);
+  #allocate(size: number): void {
+    this.mask = size - 1;
+    this.countMask = 2 * size - 1;
+    this.slots = emptySlots(size);
+    this.counts = size <= FIRST_SIZE ? slabCounts(2 * size) : new Int32Array(2 * size);
+  }
+
+  /**
+   * Doubles the arrays, copying the values from the floor up and the
+   * histogram's buckets from the floor to the tail: every cursor is there,
+   * as none was ever lapped below the capacity. A drain in progress keeps
+   * reading the old slots, which still hold every value of its batch.
+   */
+  #grow(): void {
+    const { slots, counts, mask, countMask, floor, tail } = this;
+    this.#allocate(2 * (mask + 1));
+    for (let at = floor; at < tail; at++) this.slots[at & this.mask] = slots[at & mask];
+    for (let at = floor; at <= tail; at++) this.counts[at & this.countMask] = counts[at & countMask]!;
   }
 }
 
 /** The histogram of a ring nobody has joined yet: one shared empty array, as a typed array per bus cost `new Bus()` 4x. */
 const NO_COUNTS = new Int32Array(0);
 
-/** Empty slot arrays of the small capacities, copied rather than built: a copy is a third of the first subscribe's cost. */
+/**
+ * Histograms up to {@linkcode FIRST_SIZE} slots are views into a shared
+ * slab, 64 first histograms' worth (4 KiB). Deno gives every typed array its
+ * own backing store, which costs 1.3-2.7 us whatever its size, while a view
+ * into an existing buffer costs 20-40 ns on every runtime. A slab is freed
+ * once all its rings have grown or are gone; until then one ring may keep
+ * its 4 KiB alive.
+ */
+const SLAB_BYTES = 64 * 8 * FIRST_SIZE;
+let slab = new ArrayBuffer(0);
+let slabUsed = 0;
+
+function slabCounts(length: number): Int32Array {
+  if (slabUsed + 4 * length > slab.byteLength) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const counts = new Int32Array(slab, slabUsed, length);
+  slabUsed += 4 * length;
+  return counts;
+}
+
+/** Empty slot arrays of the small sizes, copied rather than built: a copy costs a third of filling one. */
 const TEMPLATES: (undefined[] | undefined)[] = [];
 const LARGEST_TEMPLATE = 2 ** 12;
 
 /**
- * An array of `capacity` undefined slots, packed (filled in order), which
+ * An array of `size` undefined slots, packed (filled in order), which
  * engines read fastest: an array made with holes stays holey.
  */
-function emptySlots(capacity: number): undefined[] {
-  const exponent = Math.log2(capacity);
+function emptySlots(size: number): undefined[] {
+  const exponent = Math.log2(size);
   const template = TEMPLATES[exponent];
   if (template !== undefined) return template.slice();
   const slots: undefined[] = [];
-  for (let i = 0; i < capacity; i++) slots.push(undefined);
-  if (capacity <= LARGEST_TEMPLATE) TEMPLATES[exponent] = slots.slice();
+  for (let i = 0; i < size; i++) slots.push(undefined);
+  if (size <= LARGEST_TEMPLATE) TEMPLATES[exponent] = slots.slice();
   return slots;
 }

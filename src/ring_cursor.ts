@@ -144,7 +144,7 @@ export class RingCursor<T> implements Cursor<T> {
     this.state = DRAINING;
     ring.draining.push(this);
     try {
-      const { slots, mask } = ring;
+      const { slots, mask } = ring; // if fn sends enough to grow the ring, these old arrays still hold the batch
       while (at < end) {
         const value = slots[at & mask] as T;
         this.at = ++at;
