@@ -18,11 +18,11 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bus, BusFullError, EMPTY, SharedBus, type SharedCodec } from "../mod.ts";
-import { ACTIVE, SUBSCRIBERS } from "../src/shared/layout.ts";
+import { ACTIVE, RELEASED_SLOT, STATUS, SUBSCRIBERS } from "../src/shared/layout.ts";
 import { take } from "./_read.ts";
 import { runScript } from "./_child.ts";
 import { watchdog } from "./_watchdog.ts";
-import { claimWithoutWriting, elsewhere, joinHalfway } from "./_shared.ts";
+import { claimWithoutWriting, elsewhere, joinHalfway, JOINING } from "./_shared.ts";
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -119,6 +119,59 @@ describe("SharedBus room: subscribers released as presumed dead", () => {
     );
     assert.deepEqual(take(sub), [2, 3]);
     assert.equal(sub.missed, 0);
+  });
+});
+
+describe("SharedBus room: a join that never finishes", () => {
+  it("a joiner stopped halfway (its worker terminated while subscribing) is released after 2 s, not before", async () => {
+    const bus = new SharedBus<number>({ capacity: 2, overflow: "wait", releaseAfter: 0 });
+    const state = joinHalfway(bus, 0);
+    bus.send(1);
+    bus.send(2);
+    const started = performance.now();
+    const written = bus.write(3);
+    assert.equal(await watchdog(written, 10_000, () => "the write did not go out"), 0, "nobody counted");
+    const waited = performance.now() - started;
+    assert.ok(waited >= 1900, `released after ${waited.toFixed(0)} ms: a joiner has 2 s whatever releaseAfter says`);
+    const words = new Int32Array(bus.handle.buffer);
+    assert.equal(Atomics.load(words, state) & STATUS, RELEASED_SLOT);
+    assert.deepEqual([bus.stats().released, bus.subscriberCount, bus.stats().sent], [1, 0, 3]);
+    const sub = bus.subscribe();
+    assert.equal(bus.send(4), 1, "the ring has room again, and counts the new subscriber");
+    assert.deepEqual(take(sub), [4]);
+  });
+
+  it("a joiner released while it joins (its thread stood still for the grace) joins again, counted once", () => {
+    const bus = new SharedBus<number>({ capacity: 4, overflow: "wait" });
+    const buffer = bus.handle.buffer;
+    const atomics = Atomics as unknown as {
+      compareExchange: (...args: [Int32Array, number, number, number]) => number;
+    };
+    const exchange = atomics.compareExchange;
+    let releases = 0;
+    // A producer's release lands between the joiner's last two steps: the state word is no longer JOINING.
+    atomics.compareExchange = (array, index, expected, replacement) => {
+      if (
+        array.buffer === buffer && releases === 0 && (expected & STATUS) === JOINING &&
+        (replacement & STATUS) === ACTIVE
+      ) {
+        releases++;
+        Atomics.store(array, index, (expected & ~STATUS) | RELEASED_SLOT);
+      }
+      return exchange(array, index, expected, replacement);
+    };
+    let sub: ReturnType<typeof bus.subscribe>;
+    try {
+      sub = bus.subscribe();
+    } finally {
+      atomics.compareExchange = exchange;
+    }
+    assert.equal(releases, 1, "the joiner was released once, mid-join");
+    assert.equal(bus.subscriberCount, 1, "counted once, in its second slot");
+    bus.send(7);
+    assert.equal(sub.tryRecv(), 7);
+    sub.close();
+    assert.equal(bus.subscriberCount, 0);
   });
 });
 

@@ -18,6 +18,10 @@
  * old slot is reused only when no other is free, so its late writes cannot
  * land in a slot another reader has just taken.
  *
+ * A subscriber still joining holds producers too, from the cursor it has
+ * published; it is released only once it has held the ring for two seconds
+ * or `releaseAfter`, whichever is longer (see `JOIN_GRACE` in `ring.ts`).
+ *
  * Internal.
  *
  * @module
@@ -42,15 +46,16 @@ export class Watch {
 
   /**
    * Notes that slot `index` (state word `state`, cursor `cursor`) holds the
-   * ring now, and says whether it has held it unmoved for `releaseAfter`.
+   * ring now, and says whether it has held it unmoved for `after`
+   * milliseconds (`releaseAfter` unless given).
    */
-  stale(index: number, state: number, cursor: number, now: number): boolean {
+  stale(index: number, state: number, cursor: number, now: number, after: number = this.releaseAfter): boolean {
     const seen = this.#seen.get(index);
     if (seen === undefined || seen.state !== state || seen.cursor !== cursor) {
       this.#seen.set(index, { state, cursor, since: now });
-      return this.releaseAfter === 0;
+      return after === 0;
     }
-    return now - seen.since >= this.releaseAfter;
+    return now - seen.since >= after;
   }
 
   /** Forgets the sightings, once the ring has room again. */

@@ -103,9 +103,19 @@ export const GONE = -1;
 const CLAIMED = 4;
 /**
  * A subscriber slot being set up, its cursor written: producers gate on it
- * already, but it is not counted, released or closed until it is ACTIVE.
+ * already, but it is not closed until it is ACTIVE, and it is released only
+ * after {@linkcode JOIN_GRACE} (a worker terminated in the middle of a join).
  */
 const JOINING = 5;
+
+/**
+ * Milliseconds a joiner must hold the ring unmoved before it is released,
+ * if `releaseAfter` is shorter. A join is a few atomic operations, so one
+ * stuck this long has lost its thread; the grace keeps a live joiner from
+ * being released, and joining again, over and over while the ring is full
+ * under a small `releaseAfter`.
+ */
+const JOIN_GRACE = 2000;
 
 const RESOLVED: Promise<void> = Promise.resolve();
 const ONE = BigInt(1);
@@ -382,12 +392,15 @@ export class SharedRing<T> {
     let released = false;
     for (let i = 0, entry = this.#tableWord; i < high; i++, entry += ENTRY_WORDS) {
       const state = Atomics.load(words, entry + ENTRY_STATE);
-      if ((state & STATUS) !== ACTIVE) continue;
+      const status = state & STATUS;
+      if (status !== ACTIVE && status !== JOINING) continue;
       const cursor = Atomics.load(words, entry + ENTRY_CURSOR);
       if (((low32 - cursor) | 0) < this.capacity) continue; // not holding the ring
-      if (!this.#watch.stale(i, state, cursor, now)) continue;
+      const after = status === ACTIVE ? this.#watch.releaseAfter : Math.max(this.#watch.releaseAfter, JOIN_GRACE);
+      if (!this.#watch.stale(i, state, cursor, now, after)) continue;
       if (Atomics.compareExchange(words, entry + ENTRY_STATE, state, (state & ~STATUS) | RELEASED_SLOT) === state) {
-        Atomics.sub(words, SUBSCRIBERS, 1);
+        // A joiner uncounts itself when it finds it was released (see `join`).
+        if (status === ACTIVE) Atomics.sub(words, SUBSCRIBERS, 1);
         Atomics.add(this.counters, RELEASED, ONE);
         released = true;
       }
@@ -513,7 +526,7 @@ export class SharedRing<T> {
         else gap = oldest - from;
       }
     }
-    // JOINING from here: producers gate on it already, but nothing else (release, close) touches it yet.
+    // JOINING from here: producers gate on it already, and only a release after JOIN_GRACE touches it.
     Atomics.store(words, entry + ENTRY_CURSOR, position | 0);
     Atomics.store(words, entry + ENTRY_STATE, generation | JOINING);
     // Under the gated policies, make every producer read the cursors again before its next claim. Claims made
@@ -529,7 +542,12 @@ export class SharedRing<T> {
     // Counted once its position is final: a thread that sees it in `subscriberCount` knows it sees every value
     // sent after. Counted before it is ACTIVE, as whatever ends an ACTIVE subscriber uncounts it.
     Atomics.add(words, SUBSCRIBERS, 1);
-    Atomics.store(words, entry + ENTRY_STATE, state);
+    if (Atomics.compareExchange(words, entry + ENTRY_STATE, generation | JOINING, state) !== (generation | JOINING)) {
+      // Released while joining: this thread stood still for JOIN_GRACE in the middle. Join again, in a fresh slot.
+      // A thread that dies between the count and this exchange leaves the count one too high; nothing else.
+      Atomics.sub(words, SUBSCRIBERS, 1);
+      return this.join(from, exact);
+    }
     return { index, state, position, gap };
   }
 
