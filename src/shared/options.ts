@@ -42,7 +42,8 @@ export interface SharedBusOptions<T> extends BusOptions {
    * Milliseconds a subscriber may hold a full ring without reading before a
    * producer presumes its thread dead and releases it (see
    * {@linkcode SharedBusStats.released}). Default 5000; `Infinity` never
-   * releases.
+   * releases. A subscriber whose thread stopped in the middle of
+   * `subscribe()` is released after this or 2 seconds, whichever is longer.
    */
   releaseAfter?: number;
 }
