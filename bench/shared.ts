@@ -9,7 +9,9 @@
  *   event to its last.
  * - Latency: 1,000 events per second, paced by the producer's clock, each
  *   stamped when sent; p50/p95/p99 of arrival minus stamp over every
- *   consumer.
+ *   consumer. Measured after all the throughput runs, in 3 rounds that take
+ *   every case in turn (the median of the rounds is shown), so no paced run
+ *   inherits the garbage of a flood just before it.
  * - Losses: events sent minus events received, per consumer, summed; for
  *   the shared bus, what `missed` counted is shown apart (there should be
  *   none under `"wait"`), so "silent" loss is what nobody reported.
@@ -250,44 +252,63 @@ async function child(quick: boolean, latencyOnly = false): Promise<void> {
     postMessage: { f64: quick ? 20_000 : 60_000, json: quick ? 20_000 : 60_000 },
     BroadcastChannel: { f64: quick ? 20_000 : 60_000, json: quick ? 20_000 : 60_000 },
   };
+  // Latency: paced runs after every throughput run, in rounds that take each case in turn, so every transport
+  // is measured in the same conditions (a paced run straight after its own flood inherited that flood's garbage,
+  // and the shared bus's flood is 17x postMessage's). Each figure is the median over the rounds.
+  const rounds = quick ? 1 : 3;
   const latencyCount = quick ? 300 : 1000;
   for (const producers of latencyOnly ? [] : [1, 2]) {
     const cost = await sendCost(pool, producers, quick ? 200_000 : 1_000_000);
     console.log(JSON.stringify({ type: "send", ...cost }));
     console.error(`[${runtime}] ${producers} producer(s): ${cost.ns.toFixed(0)} ns per send`);
   }
+  const plan: { transport: Transport; codec: Codec; workers: number }[] = [];
   for (const workers of [1, 2, 4]) {
-    const consumers = pool.slice(0, workers);
     for (const codec of ["f64", "json"] as const) {
       for (const transport of ["shared", "postMessage", "BroadcastChannel"] as const) {
         // The other transports have no codec: they send the same object, structured-cloned.
         if (transport !== "shared" && codec === "json") continue;
-        const count = counts[transport][codec];
-        lastNotifies = undefined;
-        const fast = await run(transport, codec, consumers, latencyOnly ? 1000 : count, undefined);
-        const notifies = lastNotifies;
-        const paced = await run(transport, codec, consumers, latencyCount, 1000);
-        const rate = Math.min(...fast.map((r) => r.received / Math.max(1e-6, (r.lastAt - r.firstAt) / 1000)));
-        const latencies = paced.flatMap((r) => r.latencies).sort((x, y) => x - y);
-        const record: Case = {
-          transport,
-          codec: transport === "shared" ? codec : "f64",
-          workers,
-          rate,
-          p50: percentile(latencies, 50) * 1000,
-          p95: percentile(latencies, 95) * 1000,
-          p99: percentile(latencies, 99) * 1000,
-          lost: fast.reduce((sum, r) => sum + count - r.received, 0),
-          reported: fast.reduce((sum, r) => sum + r.missed, 0),
-          lostAtRate: paced.reduce((sum, r) => sum + latencyCount - r.received, 0),
-          ...(notifies === undefined ? {} : { notifies }),
-        };
-        console.log(JSON.stringify(record));
-        console.error(
-          `[${runtime}] ${transport} ${record.codec} x${workers}: ${fmt(rate)}/s, p95 ${record.p95.toFixed(0)} us`,
-        );
+        plan.push({ transport, codec, workers });
       }
     }
+  }
+  const records: Case[] = [];
+  for (const { transport, codec, workers } of plan) {
+    const count = counts[transport][codec];
+    lastNotifies = undefined;
+    const fast = await run(transport, codec, pool.slice(0, workers), latencyOnly ? 1000 : count, undefined);
+    const notifies = lastNotifies;
+    records.push({
+      transport,
+      codec,
+      workers,
+      rate: Math.min(...fast.map((r) => r.received / Math.max(1e-6, (r.lastAt - r.firstAt) / 1000))),
+      p50: NaN,
+      p95: NaN,
+      p99: NaN,
+      lost: fast.reduce((sum, r) => sum + count - r.received, 0),
+      reported: fast.reduce((sum, r) => sum + r.missed, 0),
+      lostAtRate: 0,
+      ...(notifies === undefined ? {} : { notifies }),
+    });
+  }
+  const percentiles = records.map(() => [[], [], []] as number[][]);
+  for (let round = 0; round < rounds; round++) {
+    for (const [index, { transport, codec, workers }] of plan.entries()) {
+      const paced = await run(transport, codec, pool.slice(0, workers), latencyCount, 1000);
+      const latencies = paced.flatMap((r) => r.latencies).sort((x, y) => x - y);
+      [50, 95, 99].forEach((p, i) => percentiles[index]![i]!.push(percentile(latencies, p) * 1000));
+      records[index]!.lostAtRate += paced.reduce((sum, r) => sum + latencyCount - r.received, 0);
+    }
+  }
+  for (const [index, record] of records.entries()) {
+    [record.p50, record.p95, record.p99] = percentiles[index]!.map(median) as [number, number, number];
+    console.log(JSON.stringify(record));
+    console.error(
+      `[${runtime}] ${record.transport} ${record.codec} x${record.workers}: ${fmt(record.rate)}/s, p95 ${
+        record.p95.toFixed(0)
+      } us`,
+    );
   }
   await Promise.all(pool.map((consumer) => consumer.worker.terminate()));
 }
@@ -358,7 +379,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const lines = [
     `1 producer -> N workers; median of ${processes} processes per runtime; events/s per consumer (slowest), ` +
-    `latency at 1k/s in us, losses = most lost in any process (sent - received, summed over consumers; "reported" = missed)`,
+    `latency at 1k/s in us (median of 3 rounds interleaving the cases), losses = most lost in any process (sent - received, summed over consumers; "reported" = missed)`,
     "",
     "| runtime | transport | codec | workers | events/s | p50 | p95 | p99 | lost (reported) | lost at 1k/s | notifies / 1k sends |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",

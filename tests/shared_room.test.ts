@@ -18,7 +18,16 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bus, BusFullError, EMPTY, SharedBus, type SharedCodec } from "../mod.ts";
-import { ACTIVE, RELEASED_SLOT, STATUS, SUBSCRIBERS } from "../src/shared/layout.ts";
+import {
+  ACTIVE,
+  ENTRY_STATE,
+  HEAD,
+  RELEASED_SLOT,
+  RESCAN_FLAG,
+  STATUS,
+  SUBSCRIBERS,
+  TABLE_BYTE,
+} from "../src/shared/layout.ts";
 import { take } from "./_read.ts";
 import { runScript } from "./_child.ts";
 import { watchdog } from "./_watchdog.ts";
@@ -95,6 +104,68 @@ describe("SharedBus room: subscribers released as presumed dead", () => {
     assert.equal(bus.subscriberCount, 2);
     assert.equal(bus.send(4), 2);
     assert.deepEqual([stuck.tryRecv(), stuck.tryRecv(), late.tryRecv()], [3, 4, 4]);
+  });
+
+  it("a released subscriber that reads again after its slot was taken leaves the new owner's cursor alone", () => {
+    const bus = new SharedBus<number>({ capacity: 2, overflow: "wait", releaseAfter: 0, maxSubscribers: 1 });
+    const stuck = bus.subscribe();
+    bus.send(1);
+    bus.send(2);
+    assert.equal(bus.send(3), 0, "sent to nobody: stuck was released");
+    const late = bus.subscribe(); // the only slot, the one stuck was released from, at 3
+    assert.throws(
+      () => stuck.tryRecv(),
+      { name: "RangeError", message: /all 1 subscriber slots are in use/ },
+      "alive after all, it finds no slot to join again in",
+    );
+    assert.equal(
+      bus.send(4),
+      1,
+      "late keeps its place: had stuck written its position (1) there, late would hold the ring",
+    );
+    assert.equal(bus.send(5), 1);
+    assert.deepEqual(take(late), [4, 5]);
+    assert.deepEqual([bus.stats().released, bus.subscriberCount], [1, 1]);
+  });
+
+  it("a joiner released mid-join, its slot taken by another, leaves the new owner's cursor alone", () => {
+    const bus = new SharedBus<number>({ capacity: 4, overflow: "wait", replay: true, maxSubscribers: 1 });
+    bus.send(0);
+    bus.send(1);
+    const buffer = bus.handle.buffer;
+    const atomics = Atomics as unknown as {
+      compareExchange: (...args: [Int32Array, number, number, number]) => number;
+    };
+    const exchange = atomics.compareExchange;
+    let thief: ReturnType<typeof bus.subscribe> | undefined;
+    let released = false;
+    // As the joiner flags producers to rescan (it is JOINING, its cursor at 0), a producer releases it (its
+    // thread stood still for the grace) and another thread's join takes the slot, at 2.
+    atomics.compareExchange = (array, index, expected, replacement) => {
+      if (array.buffer === buffer && index === HEAD && (replacement & RESCAN_FLAG) !== 0 && !released) {
+        released = true;
+        const state = (TABLE_BYTE >> 2) + ENTRY_STATE;
+        assert.equal(Atomics.load(array, state) & STATUS, JOINING);
+        Atomics.store(array, state, (Atomics.load(array, state) & ~STATUS) | RELEASED_SLOT);
+        thief = elsewhere(bus).subscribe();
+      }
+      return exchange(array, index, expected, replacement);
+    };
+    try {
+      assert.throws(() => bus.subscribe({ from: "oldest" }), {
+        name: "RangeError",
+        message: /all 1 subscriber slots are in use/,
+      }, "it joins again, and finds no slot");
+    } finally {
+      atomics.compareExchange = exchange;
+    }
+    assert.equal(thief?.position, 2);
+    assert.deepEqual(
+      [bus.send(2), bus.send(3), bus.send(4), bus.send(5)],
+      [1, 1, 1, 1],
+      "the thief holds 2 on, not 0 on",
+    );
+    assert.deepEqual(take(thief!), [2, 3, 4, 5]);
   });
 
   it("a write that goes out and leaves the ring full releases nobody: only a send that finds no room does", async () => {

@@ -99,7 +99,12 @@ export const NOT_YET = 0;
 /** A later lap overwrote the value. */
 export const GONE = -1;
 
-/** A subscriber slot taken by a joiner that has not written its cursor yet: everyone skips it. */
+/**
+ * A subscriber slot taken by a joiner that has not written its cursor yet:
+ * everyone skips it. Never taken back, even if its worker died there: a
+ * joiner that only stood still would write its cursor into the next owner's
+ * slot. It costs one of `maxSubscribers`, nothing else.
+ */
 const CLAIMED = 4;
 /**
  * A subscriber slot being set up, its cursor written: producers gate on it
@@ -538,6 +543,8 @@ export class SharedRing<T> {
       if (typeof from === "number" && !exact) gap += tail - this.capacity - position;
       position = tail - this.capacity;
     }
+    // Released while joining (see below), the slot may be another joiner's by now: leave its cursor alone.
+    if (Atomics.load(words, entry + ENTRY_STATE) !== (generation | JOINING)) return this.join(from, exact);
     Atomics.store(words, entry + ENTRY_CURSOR, position | 0);
     // Counted once its position is final: a thread that sees it in `subscriberCount` knows it sees every value
     // sent after. Counted before it is ACTIVE, as whatever ends an ACTIVE subscriber uncounts it.
@@ -587,6 +594,9 @@ export class SharedRing<T> {
   publish(index: number, state: number, position: number): boolean {
     const words = this.words;
     const entry = this.#tableWord + index * ENTRY_WORDS;
+    // A released slot may be another subscriber's by now: never write its cursor. (Released, taken and joined in
+    // the instant between this look and the store, it still would be, until that owner publishes again.)
+    if (Atomics.load(words, entry + ENTRY_STATE) !== state) return false;
     Atomics.store(words, entry + ENTRY_CURSOR, position | 0);
     wake(words, PRODUCERS_ASLEEP, ROOM_SIGNAL);
     if (this.#openReady !== undefined || this.#openRoom !== undefined) this.moved();
