@@ -18,7 +18,7 @@
 import { type Cursor, ENDED, PENDING, READABLE } from "../cursor.ts";
 import { LaggedError } from "../errors.ts";
 import { CLOSED, EMPTY } from "../signals.ts";
-import { GONE, HERE, NOT_YET, type SharedRing } from "./ring.ts";
+import { GONE, HERE, type Membership, NOT_YET, type SharedRing } from "./ring.ts";
 
 const OPEN = 0;
 /** A `drain` is in progress; a read, drain or close from its callback moves it on, which stops that drain. */
@@ -237,14 +237,25 @@ export class SharedCursor<T> implements Cursor<T> {
     if (ring.closed && this.#mode !== DONE && this.#position === ring.tail()) this.#end();
   }
 
-  /** Tells producers how far this cursor has read; joins again if one released it as presumed dead. */
+  /**
+   * Tells producers how far this cursor has read; joins again if one
+   * released it as presumed dead. If every subscriber slot is taken, it reads
+   * on without holding producers (what is overwritten first counts as
+   * missed, as for any lapped reader) and tries again at its next publish.
+   */
   #publish(): void {
     const ring = this.#ring;
     if (ring.publish(this.#index, this.#state, this.#position) || ring.closed) return;
     ring.leave(this.#index, this.#state);
-    const { index, state } = ring.join(this.#position, true);
-    this.#index = index;
-    this.#state = state;
+    let joined: Membership;
+    try {
+      joined = ring.join(this.#position, true);
+    } catch (error) {
+      if (error instanceof RangeError) return; // no free slot; the stale index and state are never written to
+      throw error;
+    }
+    this.#index = joined.index;
+    this.#state = joined.state;
   }
 
   #unpark(): void {

@@ -14,9 +14,11 @@
  *
  * A released subscriber whose thread was alive after all (busy for longer
  * than `releaseAfter`) notices at its next read, joins again where it was,
- * and counts what the ring overwrote meanwhile in `missed`, as any lag. Its
- * old slot is reused only when no other is free, so its late writes cannot
- * land in a slot another reader has just taken.
+ * and counts what the ring overwrote meanwhile in `missed`, as any lag. It
+ * writes its position only into a slot still its own (a released slot is
+ * reused when no other is free), so its late writes never land in another
+ * reader's. Finding every slot taken, it reads on without holding
+ * producers, and joins again at a read after one frees.
  *
  * A subscriber still joining holds producers too, from the cursor it has
  * published; it is released only once it has held the ring for two seconds
