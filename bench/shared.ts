@@ -17,10 +17,14 @@
  *   none under `"wait"`), so "silent" loss is what nobody reported.
  *
  * Each runtime runs `--processes` separate processes (default 3), one after
- * the other; the table shows the median of their figures.
+ * the other; the table shows the median of their figures. `--capacity`
+ * sets the shared bus's ring (default 4,096 values), `--rounds` the latency
+ * rounds (default 3; 0 measures throughput only). A run with other than the
+ * defaults writes its results beside the default ones, named by them.
  *
  * ```sh
  * node --import tsx bench/shared.ts [--processes 3] [--runtimes deno,bun,node] [--quick]
+ *   [--capacity 4096] [--rounds 3]
  * ```
  *
  * @module
@@ -77,6 +81,27 @@ const runtime: RuntimeName = typeof (globalThis as { Deno?: unknown }).Deno !== 
   : typeof (globalThis as { Bun?: unknown }).Bun !== "undefined"
   ? "bun"
   : "node";
+
+/** What to measure, from the command line; the parent passes its flags on to every child. */
+interface Settings {
+  quick: boolean;
+  latencyOnly: boolean;
+  capacity: number;
+  rounds: number;
+}
+
+function settingsOf(argv: string[]): Settings {
+  const value = (flag: string) => argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined;
+  const quick = argv.includes("--quick");
+  return {
+    quick,
+    latencyOnly: argv.includes("--latency"),
+    capacity: Number(value("--capacity") ?? 4096),
+    rounds: Number(value("--rounds") ?? (quick ? 1 : 3)),
+  };
+}
+
+const settings = settingsOf(process.argv.slice(2));
 
 const now = (): number => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -146,7 +171,7 @@ async function run(
   const job = { kind: "consume", transport, count, latency } as ConsumeJob;
   if (transport === "shared") {
     const bus = new SharedBus<Tick>({
-      capacity: 4096,
+      capacity: settings.capacity,
       overflow: "wait",
       codec: codec === "f64" ? { f64: ["a", "b", "c", "t"] } : "json",
       maxBytes: codec === "json" ? 96 : undefined,
@@ -243,7 +268,7 @@ async function sendCost(pool: Consumer[], producers: number, count: number): Pro
 }
 
 /** The child: every case in this process, one JSON line each. */
-async function child(quick: boolean, latencyOnly = false): Promise<void> {
+async function child({ quick, latencyOnly, rounds }: Settings): Promise<void> {
   const pool: Consumer[] = [];
   for (let i = 0; i < 4; i++) pool.push(new Consumer());
   await Promise.all(pool.map((consumer) => consumer.ask({ kind: "ping" })));
@@ -255,7 +280,6 @@ async function child(quick: boolean, latencyOnly = false): Promise<void> {
   // Latency: paced runs after every throughput run, in rounds that take each case in turn, so every transport
   // is measured in the same conditions (a paced run straight after its own flood inherited that flood's garbage,
   // and the shared bus's flood is 17x postMessage's). Each figure is the median over the rounds.
-  const rounds = quick ? 1 : 3;
   const latencyCount = quick ? 300 : 1000;
   for (const producers of latencyOnly ? [] : [1, 2]) {
     const cost = await sendCost(pool, producers, quick ? 200_000 : 1_000_000);
@@ -313,6 +337,11 @@ async function child(quick: boolean, latencyOnly = false): Promise<void> {
   await Promise.all(pool.map((consumer) => consumer.worker.terminate()));
 }
 
+/** Microseconds, or a dash where nothing was measured (`--rounds 0`: NaN, which JSON carries as null). */
+function us(micros: number): string {
+  return Number.isFinite(micros) ? micros.toFixed(0) : "-";
+}
+
 function fmt(rate: number): string {
   if (rate >= 1e6) return `${(rate / 1e6).toFixed(2)}M`;
   if (rate >= 1e3) return `${(rate / 1e3).toFixed(0)}k`;
@@ -329,9 +358,9 @@ function median(values: number[]): number {
 const sendCosts: Record<string, SendCost[]> = {};
 let sends: SendCost[] = [];
 
-function runChild(name: RuntimeName, quick: boolean): Promise<Case[]> {
+function runChild(name: RuntimeName, { quick, capacity, rounds }: Settings): Promise<Case[]> {
   const [command, ...args] = COMMANDS[name];
-  args.push("--child");
+  args.push("--child", "--capacity", String(capacity), "--rounds", String(rounds));
   if (quick) args.push("--quick");
   const proc = spawn(command, args, { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
@@ -354,13 +383,13 @@ async function main(argv: string[]): Promise<void> {
   const value = (flag: string) => argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined;
   const processes = Number(value("--processes") ?? 3);
   const runtimes = (value("--runtimes") ?? "deno,bun,node").split(",") as RuntimeName[];
-  const quick = argv.includes("--quick");
+  const { quick, capacity, rounds } = settings;
   const results: Record<string, Case[]> = {};
   const versions: Record<string, string> = {};
   for (const name of runtimes) {
     const runs: Case[][] = [];
     sends = sendCosts[name] = [];
-    for (let i = 0; i < processes; i++) runs.push(await runChild(name, quick));
+    for (let i = 0; i < processes; i++) runs.push(await runChild(name, settings));
     results[name] = runs[0].map((first, index) => {
       const pick = (key: keyof Case) => median(runs.map((cases) => cases[index][key] as number));
       return {
@@ -378,8 +407,8 @@ async function main(argv: string[]): Promise<void> {
     versions[name] = await version(name);
   }
   const lines = [
-    `1 producer -> N workers; median of ${processes} processes per runtime; events/s per consumer (slowest), ` +
-    `latency at 1k/s in us (median of 3 rounds interleaving the cases), losses = most lost in any process (sent - received, summed over consumers; "reported" = missed)`,
+    `1 producer -> N workers, the shared ring holding ${capacity} values; median of ${processes} processes per runtime; ` +
+    `events/s per consumer (slowest), latency at 1k/s in us (median of ${rounds} rounds interleaving the cases), losses = most lost in any process (sent - received, summed over consumers; "reported" = missed)`,
     "",
     "| runtime | transport | codec | workers | events/s | p50 | p95 | p99 | lost (reported) | lost at 1k/s | notifies / 1k sends |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -387,9 +416,9 @@ async function main(argv: string[]): Promise<void> {
   for (const [name, cases] of Object.entries(results)) {
     for (const c of cases) {
       lines.push(
-        `| ${name} | ${c.transport} | ${c.codec} | ${c.workers} | ${fmt(c.rate)} | ${c.p50.toFixed(0)} | ${
-          c.p95.toFixed(0)
-        } | ${c.p99.toFixed(0)} | ${c.lost} (${c.reported}) | ${c.lostAtRate} | ${c.notifies?.toFixed(2) ?? ""} |`,
+        `| ${name} | ${c.transport} | ${c.codec} | ${c.workers} | ${fmt(c.rate)} | ${us(c.p50)} | ${us(c.p95)} | ${
+          us(c.p99)
+        } | ${c.lost} (${c.reported}) | ${c.lostAtRate} | ${c.notifies?.toFixed(2) ?? ""} |`,
       );
     }
   }
@@ -406,17 +435,22 @@ async function main(argv: string[]): Promise<void> {
     lines.push(
       `- ${name} (${versions[name]}): f64 ${(find("shared", "f64").rate / post.rate).toFixed(1)}x, JSON ${
         (find("shared", "json").rate / post.rate).toFixed(1)
-      }x; p95 shared f64 ${find("shared", "f64").p95.toFixed(0)} us vs postMessage ${post.p95.toFixed(0)} us`,
+      }x; p95 shared f64 ${us(find("shared", "f64").p95)} us vs postMessage ${us(post.p95)} us`,
     );
   }
   const text = lines.join("\n");
   console.log(text);
   mkdirSync(join(BENCH, "results"), { recursive: true });
+  const defaults = capacity === 4096 && rounds === 3 ? "" : `-capacity-${capacity}-rounds-${rounds}`;
   writeFileSync(
-    join(BENCH, "results", "shared.json"),
-    JSON.stringify({ date: new Date().toISOString(), processes, quick, versions, results, sendCosts }, null, 2) + "\n",
+    join(BENCH, "results", `shared${defaults}.json`),
+    JSON.stringify(
+      { date: new Date().toISOString(), processes, quick, capacity, rounds, versions, results, sendCosts },
+      null,
+      2,
+    ) + "\n",
   );
-  writeFileSync(join(BENCH, "results", "SHARED.md"), text + "\n");
+  writeFileSync(join(BENCH, "results", `SHARED${defaults}.md`), text + "\n");
 }
 
 function version(name: RuntimeName): Promise<string> {
@@ -427,5 +461,5 @@ function version(name: RuntimeName): Promise<string> {
   return new Promise((resolve) => proc.on("close", () => resolve(out.split("\n")[0].trim())));
 }
 
-if (process.argv.includes("--child")) await child(process.argv.includes("--quick"), process.argv.includes("--latency"));
+if (process.argv.includes("--child")) await child(settings);
 else await main(process.argv.slice(2));
