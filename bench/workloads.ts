@@ -396,7 +396,7 @@ const coldStarts: Record<string, { label: string; family: SubjectSpec["family"];
   "bus.options": { label: "new Bus({ capacity: 256 })", family: "ours", make: () => new Bus({ capacity: 256 }) },
   "bus.number": { label: "new Bus(256)", family: "ours", make: () => new Bus(256) },
   "bus.subscribed": { label: "new Bus(256).subscribe()", family: "ours", make: () => new Bus(256).subscribe() },
-  // Dropped subscribers cost the collector their FinalizationRegistry entry; a closed one gives it back at once.
+  // Every subscriber costs the collector its FinalizationRegistry entry, closed or dropped.
   "bus.closed": {
     label: "new Bus(256).subscribe(), then close()",
     family: "ours",
