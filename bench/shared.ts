@@ -19,12 +19,13 @@
  * Each runtime runs `--processes` separate processes (default 3), one after
  * the other; the table shows the median of their figures. `--capacity`
  * sets the shared bus's ring (default 4,096 values), `--rounds` the latency
- * rounds (default 3; 0 measures throughput only). A run with other than the
- * defaults writes its results beside the default ones, named by them.
+ * rounds (default 3; 0 measures throughput only), `--wake-batch` the shared
+ * bus's `wakeBatch` option (default 1). A run with other than the defaults
+ * writes its results beside the default ones, named by them.
  *
  * ```sh
  * node --import tsx bench/shared.ts [--processes 3] [--runtimes deno,bun,node] [--quick]
- *   [--capacity 4096] [--rounds 3]
+ *   [--capacity 4096] [--rounds 3] [--wake-batch 1]
  * ```
  *
  * @module
@@ -87,6 +88,7 @@ interface Settings {
   quick: boolean;
   latencyOnly: boolean;
   capacity: number;
+  wakeBatch: number;
   rounds: number;
 }
 
@@ -97,6 +99,7 @@ function settingsOf(argv: string[]): Settings {
     quick,
     latencyOnly: argv.includes("--latency"),
     capacity: Number(value("--capacity") ?? 4096),
+    wakeBatch: Number(value("--wake-batch") ?? 1),
     rounds: Number(value("--rounds") ?? (quick ? 1 : 3)),
   };
 }
@@ -172,6 +175,7 @@ async function run(
   if (transport === "shared") {
     const bus = new SharedBus<Tick>({
       capacity: settings.capacity,
+      wakeBatch: settings.wakeBatch,
       overflow: "wait",
       codec: codec === "f64" ? { f64: ["a", "b", "c", "t"] } : "json",
       maxBytes: codec === "json" ? 96 : undefined,
@@ -358,9 +362,9 @@ function median(values: number[]): number {
 const sendCosts: Record<string, SendCost[]> = {};
 let sends: SendCost[] = [];
 
-function runChild(name: RuntimeName, { quick, capacity, rounds }: Settings): Promise<Case[]> {
+function runChild(name: RuntimeName, { quick, capacity, rounds, wakeBatch }: Settings): Promise<Case[]> {
   const [command, ...args] = COMMANDS[name];
-  args.push("--child", "--capacity", String(capacity), "--rounds", String(rounds));
+  args.push("--child", "--capacity", String(capacity), "--rounds", String(rounds), "--wake-batch", String(wakeBatch));
   if (quick) args.push("--quick");
   const proc = spawn(command, args, { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
@@ -383,7 +387,7 @@ async function main(argv: string[]): Promise<void> {
   const value = (flag: string) => argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined;
   const processes = Number(value("--processes") ?? 3);
   const runtimes = (value("--runtimes") ?? "deno,bun,node").split(",") as RuntimeName[];
-  const { quick, capacity, rounds } = settings;
+  const { quick, capacity, rounds, wakeBatch } = settings;
   const results: Record<string, Case[]> = {};
   const versions: Record<string, string> = {};
   for (const name of runtimes) {
@@ -407,7 +411,7 @@ async function main(argv: string[]): Promise<void> {
     versions[name] = await version(name);
   }
   const lines = [
-    `1 producer -> N workers, the shared ring holding ${capacity} values; median of ${processes} processes per runtime; ` +
+    `1 producer -> N workers, the shared ring holding ${capacity} values, wakeBatch ${wakeBatch}; median of ${processes} processes per runtime; ` +
     `events/s per consumer (slowest), latency at 1k/s in us (median of ${rounds} rounds interleaving the cases), losses = most lost in any process (sent - received, summed over consumers; "reported" = missed)`,
     "",
     "| runtime | transport | codec | workers | events/s | p50 | p95 | p99 | lost (reported) | lost at 1k/s | notifies / 1k sends |",
@@ -441,11 +445,13 @@ async function main(argv: string[]): Promise<void> {
   const text = lines.join("\n");
   console.log(text);
   mkdirSync(join(BENCH, "results"), { recursive: true });
-  const defaults = capacity === 4096 && rounds === 3 ? "" : `-capacity-${capacity}-rounds-${rounds}`;
+  const defaults = capacity === 4096 && rounds === 3 && wakeBatch === 1
+    ? ""
+    : `-capacity-${capacity}-rounds-${rounds}${wakeBatch === 1 ? "" : `-wake-batch-${wakeBatch}`}`;
   writeFileSync(
     join(BENCH, "results", `shared${defaults}.json`),
     JSON.stringify(
-      { date: new Date().toISOString(), processes, quick, capacity, rounds, versions, results, sendCosts },
+      { date: new Date().toISOString(), processes, quick, capacity, rounds, wakeBatch, versions, results, sendCosts },
       null,
       2,
     ) + "\n",

@@ -112,12 +112,16 @@ describe("new SharedBus()", () => {
       [{ releaseAfter: "5" }, "TypeError", /^Invalid releaseAfter: "5"; expected milliseconds/],
       [{ releaseAfter: Number.NaN }, "RangeError", /^Invalid releaseAfter: NaN; expected milliseconds/],
       [{ maxSubscribers: 0 }, "RangeError", /^Invalid maxSubscribers: 0; expected an integer from 1 to 4096$/],
+      [{ wakeBatch: 0 }, "RangeError", /^Invalid wakeBatch: 0; expected an integer from 1 to 2\^24$/],
+      [{ wakeBatch: 1.5 }, "RangeError", /^Invalid wakeBatch: 1.5; expected an integer from 1 to 2\^24$/],
+      [{ wakeBatch: 2 ** 24 + 1 }, "RangeError", /^Invalid wakeBatch: 16777217; expected an integer from 1 to 2\^24$/],
+      [{ wakeBatch: "8" }, "TypeError", /^Invalid wakeBatch: "8"; expected an integer 1 to 2\^24$/],
       [
         { capacty: 4 },
         "TypeError",
         new RegExp(
           '^Unknown option in shared bus options: "capacty"; expected one of "capacity", "overflow", "replay", "codec", ' +
-            '"maxBytes", "maxSubscribers", "releaseAfter"$',
+            '"maxBytes", "maxSubscribers", "releaseAfter", "wakeBatch"$',
         ),
       ],
     ];
@@ -580,6 +584,36 @@ describe("SharedBus wake-ups", () => {
     elsewhere(bus).send(1);
     assert.equal(Atomics.load(words, DATA_SIGNAL), before + 1, "one notify for the sleeper");
     assert.equal(await got, 1);
+  });
+
+  it("under wakeBatch, a producer wakes sleeping readers once per wakeBatch sends, or when its task ends", async () => {
+    const bus = new SharedBus<number>({ capacity: 1024, wakeBatch: 4 });
+    const other = elsewhere(bus); // another thread's view: its sends wake this thread's readers only by notify
+    const words = new Int32Array(bus.handle.buffer);
+    const sub = bus.subscribe();
+    const got = sub.recv();
+    await sleep(5);
+    const before = Atomics.load(words, DATA_SIGNAL);
+    for (let i = 1; i <= 3; i++) other.send(i);
+    assert.equal(Atomics.load(words, DATA_SIGNAL), before, "3 sends of a batch of 4: no notify yet");
+    other.send(4);
+    assert.equal(Atomics.load(words, DATA_SIGNAL), before + 1, "the 4th send notifies");
+    assert.equal(await watchdog(got, 2000, () => "recv did not wake"), 1);
+    assert.deepEqual([sub.tryRecv(), sub.tryRecv(), sub.tryRecv(), sub.tryRecv()], [2, 3, 4, EMPTY]);
+    const next = sub.recv();
+    await sleep(5);
+    other.send(5);
+    assert.equal(Atomics.load(words, DATA_SIGNAL), before + 1, "one send: the notify waits for the task to end");
+    await Promise.resolve();
+    assert.equal(Atomics.load(words, DATA_SIGNAL), before + 2, "the task ended: the notify went out");
+    assert.equal(await watchdog(next, 2000, () => "recv did not wake"), 5);
+    for (let i = 6; i < 1000; i++) other.send(i);
+    await Promise.resolve();
+    assert.equal(Atomics.load(words, DATA_SIGNAL), before + 2, "nobody asleep: no notify");
+    const local = bus.subscribe();
+    const here = local.recv();
+    bus.send(1000);
+    assert.equal(await here, 1000, "a reader on the sending thread is woken at once");
   });
 
   it("waitSync() blocks until a value, the end, or the timeout", {

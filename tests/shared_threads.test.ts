@@ -88,9 +88,10 @@ async function run(
   codec: "json" | { f64: string[] },
   producerCount: number,
   how: Producing = "send",
+  wakeBatch = 1,
 ): Promise<void> {
   const json = codec === "json";
-  const bus = new SharedBus<Stamp>({ capacity: 64, overflow, codec, maxBytes: json ? 128 : undefined });
+  const bus = new SharedBus<Stamp>({ capacity: 64, overflow, codec, maxBytes: json ? 128 : undefined, wakeBatch });
   const single = producerCount === 1;
   const subscribed = await Promise.all(
     readers.map((reader, i) => reader.ask({ kind: "read", handle: bus.handle, single, ...READS[i] })),
@@ -131,7 +132,9 @@ async function run(
 
   const stats = bus.stats();
   const sent = made.reduce((sum, report) => sum + report.accepted, 0);
-  const label = `${overflow}, ${json ? "json" : "f64"}, ${producerCount} producer(s) that ${how}`;
+  const label = `${overflow}, ${
+    json ? "json" : "f64"
+  }, ${producerCount} producer(s) that ${how}, wakeBatch ${wakeBatch}`;
   assert.equal(stats.sent, sent, `${label}: stats().sent is what the producers saw accepted`);
   assert.equal(stats.discarded, made.reduce((sum, report) => sum + report.discarded, 0), `${label}: discarded`);
   assert.equal(stats.blocked, made.reduce((sum, report) => sum + report.full, 0), `${label}: blocked`);
@@ -237,6 +240,20 @@ describe("SharedBus across threads", () => {
       });
     }
   }
+
+  it("SharedBus keeps the laws with wakeBatch: 16, 3 producers x 3 worker readers, under every policy", {
+    timeout: TIMEOUT,
+  }, async () => {
+    for (const overflow of POLICIES) {
+      for (const codec of ["json", { f64: ["p", "n", "c"] }] as const) {
+        await watchdog(
+          run(overflow, codec as "json" | { f64: string[] }, 3, "send", 16),
+          30_000 * SCALE,
+          () => `${overflow} (${JSON.stringify(codec)}) with wakeBatch 16 did not finish`,
+        );
+      }
+    }
+  });
 
   it('SharedBus.write() loses nothing with 6 writers on 3 threads x 3 worker readers under "wait"', {
     timeout: TIMEOUT,

@@ -27,6 +27,7 @@ import {
   S_SLOT_BYTES,
   S_SUBSCRIBER_SLOTS,
   S_VERSION,
+  S_WAKE_BATCH,
   slotsByte,
   slotStride,
   totalBytes,
@@ -78,6 +79,7 @@ export function allocate(options: ResolvedSharedBusOptions<unknown>): SharedArra
   words[S_POLICY] = POLICY_CODES[options.overflow];
   words[S_REPLAY] = options.replay ? 1 : 0;
   words[S_RELEASE_AFTER] = options.releaseAfter;
+  words[S_WAKE_BATCH] = options.wakeBatch;
   startAt(buffer, 0);
   return buffer;
 }

@@ -46,12 +46,26 @@ export interface SharedBusOptions<T> extends BusOptions {
    * `subscribe()` is released after this or 2 seconds, whichever is longer.
    */
   releaseAfter?: number;
+  /**
+   * How many sends a producer may make before it wakes readers asleep on
+   * other threads: an integer from 1 (the default: the first send wakes
+   * them) to 2^24. Above 1, a producer wakes them once per `wakeBatch`
+   * sends, or when its task ends (a microtask), whichever comes first, so
+   * readers sleep through more of a flood and read it in larger batches:
+   * more throughput at saturation, less CPU spent waking. A producer that
+   * sends and then blocks its thread before its task ends (a long
+   * synchronous loop, `Atomics.wait`) leaves its readers asleep until it
+   * yields, its `wakeBatch`-th send, or their half-second timeout.
+   * Readers on the producer's own thread are woken at once either way.
+   */
+  wakeBatch?: number;
 }
 
 /** The largest capacity of a shared bus: 2^24 slots. */
 export const MAX_SHARED_CAPACITY = 2 ** 24;
 const MAX_BYTES = 2 ** 24;
 const MAX_SUBSCRIBERS = 4096;
+const MAX_WAKE_BATCH = 2 ** 24;
 const KEYS: readonly string[] = [
   "capacity",
   "overflow",
@@ -60,6 +74,7 @@ const KEYS: readonly string[] = [
   "maxBytes",
   "maxSubscribers",
   "releaseAfter",
+  "wakeBatch",
 ];
 
 /** Shared bus options with every default filled in and every value checked. */
@@ -69,6 +84,7 @@ export interface ResolvedSharedBusOptions<T> extends Geometry {
   coder: Coder<T>;
   /** Milliseconds, or -1 for never. */
   releaseAfter: number;
+  wakeBatch: number;
 }
 
 /** Checks `new SharedBus(options)`. */
@@ -84,7 +100,8 @@ export function resolveSharedBusOptions<T>(options: SharedBusOptions<T> | undefi
       );
     }
   }
-  const { capacity, overflow, replay, codec, maxBytes, maxSubscribers = 64, releaseAfter = 5000 } = given;
+  const { capacity, overflow, replay, codec, maxBytes, maxSubscribers = 64, releaseAfter = 5000, wakeBatch = 1 } =
+    given;
   const bus = resolveBusOptions({
     ...(capacity === undefined ? {} : { capacity }),
     ...(overflow === undefined ? {} : { overflow }),
@@ -116,6 +133,7 @@ export function resolveSharedBusOptions<T>(options: SharedBusOptions<T> | undefi
       `Invalid releaseAfter: ${describe(releaseAfter)}; expected milliseconds, a number from 0, or Infinity`,
     );
   }
+  const wakes = checkInteger(wakeBatch, "wakeBatch", 1, MAX_WAKE_BATCH, "1 to 2^24");
   const geometry = { capacity: bus.capacity, slotBytes, subscriberSlots };
   if (totalBytes(geometry) > 2 ** 31 - 1) {
     throw new RangeError(
@@ -129,6 +147,7 @@ export function resolveSharedBusOptions<T>(options: SharedBusOptions<T> | undefi
     replay: bus.replay,
     coder,
     releaseAfter: releaseAfter >= 2 ** 31 ? -1 : Math.ceil(releaseAfter),
+    wakeBatch: wakes,
   };
 }
 

@@ -80,6 +80,7 @@ import {
   S_REPLAY,
   S_SLOT_BYTES,
   S_SUBSCRIBER_SLOTS,
+  S_WAKE_BATCH,
   SLOT_HEADER,
   slotsByte,
   slotStride,
@@ -153,6 +154,10 @@ export class SharedRing<T> {
   readonly subscriberSlots: number;
   readonly policy: number;
   readonly replay: boolean;
+  /** Sends between wake-ups of readers asleep on other threads (the `wakeBatch` option). */
+  readonly wakeBatch: number;
+  /** Sends under `wakeBatch` since sleeping readers were last woken. */
+  #unwoken = 0;
   /** The first sequence number this bus gave out (0 but for the test hook). */
   readonly origin: number;
   readonly coder: Coder<T>;
@@ -212,6 +217,7 @@ export class SharedRing<T> {
     this.subscriberSlots = words[S_SUBSCRIBER_SLOTS]!;
     this.policy = words[S_POLICY]!;
     this.replay = words[S_REPLAY] === 1;
+    this.wakeBatch = Math.max(1, words[S_WAKE_BATCH]!);
     this.origin = (words[S_ORIGIN_HIGH]! * 2 ** 32) + (words[S_ORIGIN_LOW]! >>> 0);
     const releaseAfter = words[S_RELEASE_AFTER]!;
     this.#watch = new Watch(releaseAfter < 0 ? Infinity : releaseAfter);
@@ -328,8 +334,22 @@ export class SharedRing<T> {
     }
     Atomics.store(words, markIndex, mark(sequence));
     if (this.parked.length !== 0) this.wakeParked();
-    wake(words, READERS_ASLEEP, DATA_SIGNAL);
+    if (this.wakeBatch === 1) wake(words, READERS_ASLEEP, DATA_SIGNAL);
+    else this.#wakeLater();
   }
+
+  /** Under `wakeBatch`: wakes sleeping readers once per `wakeBatch` sends, or when this task ends. */
+  #wakeLater(): void {
+    if (Atomics.load(this.words, READERS_ASLEEP) === 0) return;
+    if (this.#unwoken++ === 0) queueMicrotask(this.#wakeNow);
+    else if (this.#unwoken >= this.wakeBatch) this.#wakeNow();
+  }
+
+  #wakeNow = (): void => {
+    if (this.#unwoken === 0) return; // woken already, at the batch's last send
+    this.#unwoken = 0;
+    wake(this.words, READERS_ASLEEP, DATA_SIGNAL);
+  };
 
   /** The previous lap of this slot is still being written by a stopped producer: wait for it to commit. */
   #takeSlot(markIndex: number, previous: number, writing: number): void {
