@@ -23,9 +23,14 @@
  * bus's `wakeBatch` option (default 1). A run with other than the defaults
  * writes its results beside the default ones, named by them.
  *
+ * `--compare-wake-batch N` measures only what `wakeBatch: N` changes: f64
+ * records to 4 workers under `"wait"`, with `wakeBatch` 1 and N taken in
+ * turn inside each process (5 throughput rounds, then 5 latency rounds at
+ * 1k/s), and writes `bench/results/SHARED-wake-batch-<N>.md`.
+ *
  * ```sh
  * node --import tsx bench/shared.ts [--processes 3] [--runtimes deno,bun,node] [--quick]
- *   [--capacity 4096] [--rounds 3] [--wake-batch 1]
+ *   [--capacity 4096] [--rounds 3] [--wake-batch 1] [--compare-wake-batch 1024]
  * ```
  *
  * @module
@@ -66,6 +71,8 @@ interface Case {
 
 /** Notifies per 1,000 sends of the last shared throughput run. */
 let lastNotifies: number | undefined;
+/** The `wakeBatch` of the shared buses `run` makes. */
+let caseWakeBatch = 1;
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH);
@@ -89,6 +96,8 @@ interface Settings {
   latencyOnly: boolean;
   capacity: number;
   wakeBatch: number;
+  /** Compare `wakeBatch` 1 with this, and measure nothing else. */
+  compareWakeBatch: number | undefined;
   rounds: number;
 }
 
@@ -100,11 +109,13 @@ function settingsOf(argv: string[]): Settings {
     latencyOnly: argv.includes("--latency"),
     capacity: Number(value("--capacity") ?? 4096),
     wakeBatch: Number(value("--wake-batch") ?? 1),
+    compareWakeBatch: value("--compare-wake-batch") === undefined ? undefined : Number(value("--compare-wake-batch")),
     rounds: Number(value("--rounds") ?? (quick ? 1 : 3)),
   };
 }
 
 const settings = settingsOf(process.argv.slice(2));
+caseWakeBatch = settings.wakeBatch;
 
 const now = (): number => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -175,7 +186,7 @@ async function run(
   if (transport === "shared") {
     const bus = new SharedBus<Tick>({
       capacity: settings.capacity,
-      wakeBatch: settings.wakeBatch,
+      wakeBatch: caseWakeBatch,
       overflow: "wait",
       codec: codec === "f64" ? { f64: ["a", "b", "c", "t"] } : "json",
       maxBytes: codec === "json" ? 96 : undefined,
@@ -271,8 +282,115 @@ async function sendCost(pool: Consumer[], producers: number, count: number): Pro
   return { producers, ns: median(costs) };
 }
 
+/** One `wakeBatch` in a `--compare-wake-batch` child: medians over its rounds. */
+interface WakeCase {
+  type: "wake";
+  wakeBatch: number;
+  rate: number;
+  notifies: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+/** The `--compare-wake-batch` child: `wakeBatch` 1 and `batch` in turn, throughput rounds then latency rounds. */
+async function compareChild(batch: number, quick: boolean): Promise<void> {
+  const pool: Consumer[] = [];
+  for (let i = 0; i < 4; i++) pool.push(new Consumer());
+  await Promise.all(pool.map((consumer) => consumer.ask({ kind: "ping" })));
+  const rounds = 5;
+  const count = quick ? 200_000 : 1_000_000;
+  const samples = new Map(
+    [1, batch].map((
+      wakeBatch,
+    ) => [wakeBatch, { rates: [] as number[], notifies: [] as number[], p: [[], [], []] as number[][] }]),
+  );
+  const order = (round: number) => (round % 2 === 0 ? [1, batch] : [batch, 1]);
+  for (let round = 0; round < rounds; round++) {
+    for (const wakeBatch of order(round)) {
+      caseWakeBatch = wakeBatch;
+      const fast = await run("shared", "f64", pool, count, undefined);
+      samples.get(wakeBatch)!.rates.push(
+        Math.min(...fast.map((r) => r.received / Math.max(1e-6, (r.lastAt - r.firstAt) / 1000))),
+      );
+      samples.get(wakeBatch)!.notifies.push(lastNotifies ?? NaN);
+    }
+  }
+  for (let round = 0; round < rounds; round++) {
+    for (const wakeBatch of order(round)) {
+      caseWakeBatch = wakeBatch;
+      const paced = await run("shared", "f64", pool, quick ? 300 : 1000, 1000);
+      const latencies = paced.flatMap((r) => r.latencies).sort((x, y) => x - y);
+      [50, 95, 99].forEach((p, i) => samples.get(wakeBatch)!.p[i]!.push(percentile(latencies, p) * 1000));
+    }
+  }
+  for (const [wakeBatch, { rates, notifies, p }] of samples) {
+    const [p50, p95, p99] = p.map(median) as [number, number, number];
+    const record: WakeCase = {
+      type: "wake",
+      wakeBatch,
+      rate: median(rates),
+      notifies: median(notifies),
+      p50,
+      p95,
+      p99,
+    };
+    console.log(JSON.stringify(record));
+    console.error(`[${runtime}] wakeBatch ${wakeBatch}: ${fmt(record.rate)}/s, p95 ${p95.toFixed(0)} us`);
+  }
+  await Promise.all(pool.map((consumer) => consumer.worker.terminate()));
+}
+
+/** The parent of `--compare-wake-batch`: each runtime, several processes, medians, a table. */
+async function compareMain(batch: number, runtimes: RuntimeName[], processes: number): Promise<void> {
+  const lines = [
+    `\`node --import tsx bench/shared.ts --compare-wake-batch ${batch}\` on ${
+      new Date().toISOString()
+    }: f64 records, 1 producer -> 4 workers, \"wait\", a ring of ${settings.capacity}; ` +
+    `wakeBatch 1 and ${batch} taken in turn in each process (5 throughput rounds of 1M values, then 5 latency rounds of 1,000 values at 1k/s); median of the rounds, then of ${processes} processes`,
+    "",
+    "| runtime | wakeBatch | events/s per consumer (slowest) | x wakeBatch 1 | notifies / 1k sends | p50 us | p95 us | p99 us |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  const results: Record<string, WakeCase[]> = {};
+  for (const name of runtimes) {
+    const runs: WakeCase[][] = [];
+    for (let i = 0; i < processes; i++) runs.push(await runChild(name, settings) as unknown as WakeCase[]);
+    results[name] = [1, batch].map((wakeBatch) => {
+      const mine = runs.map((cases) => cases.find((c) => c.wakeBatch === wakeBatch)!);
+      const pick = (key: "rate" | "notifies" | "p50" | "p95" | "p99") => median(mine.map((c) => c[key]));
+      return {
+        type: "wake",
+        wakeBatch,
+        rate: pick("rate"),
+        notifies: pick("notifies"),
+        p50: pick("p50"),
+        p95: pick("p95"),
+        p99: pick("p99"),
+      };
+    });
+    const base = results[name][0]!.rate;
+    for (const c of results[name]) {
+      lines.push(
+        `| ${name} | ${c.wakeBatch} | ${fmt(c.rate)} | ${(c.rate / base).toFixed(2)}x | ${c.notifies.toFixed(2)} | ${
+          us(c.p50)
+        } | ${us(c.p95)} | ${us(c.p99)} |`,
+      );
+    }
+  }
+  const text = lines.join("\n");
+  console.log(text);
+  mkdirSync(join(BENCH, "results"), { recursive: true });
+  writeFileSync(join(BENCH, "results", `SHARED-wake-batch-${batch}.md`), text + "\n");
+  writeFileSync(
+    join(BENCH, "results", `shared-wake-batch-${batch}.json`),
+    JSON.stringify({ date: new Date().toISOString(), processes, capacity: settings.capacity, results }, null, 2) + "\n",
+  );
+}
+
 /** The child: every case in this process, one JSON line each. */
-async function child({ quick, latencyOnly, rounds }: Settings): Promise<void> {
+async function child({ quick, latencyOnly, rounds, compareWakeBatch }: Settings): Promise<void> {
+  if (compareWakeBatch !== undefined) return await compareChild(compareWakeBatch, quick);
   const pool: Consumer[] = [];
   for (let i = 0; i < 4; i++) pool.push(new Consumer());
   await Promise.all(pool.map((consumer) => consumer.ask({ kind: "ping" })));
@@ -365,6 +483,7 @@ let sends: SendCost[] = [];
 function runChild(name: RuntimeName, { quick, capacity, rounds, wakeBatch }: Settings): Promise<Case[]> {
   const [command, ...args] = COMMANDS[name];
   args.push("--child", "--capacity", String(capacity), "--rounds", String(rounds), "--wake-batch", String(wakeBatch));
+  if (settings.compareWakeBatch !== undefined) args.push("--compare-wake-batch", String(settings.compareWakeBatch));
   if (quick) args.push("--quick");
   const proc = spawn(command, args, { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
@@ -387,7 +506,8 @@ async function main(argv: string[]): Promise<void> {
   const value = (flag: string) => argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined;
   const processes = Number(value("--processes") ?? 3);
   const runtimes = (value("--runtimes") ?? "deno,bun,node").split(",") as RuntimeName[];
-  const { quick, capacity, rounds, wakeBatch } = settings;
+  const { quick, capacity, rounds, wakeBatch, compareWakeBatch } = settings;
+  if (compareWakeBatch !== undefined) return await compareMain(compareWakeBatch, runtimes, processes);
   const results: Record<string, Case[]> = {};
   const versions: Record<string, string> = {};
   for (const name of runtimes) {

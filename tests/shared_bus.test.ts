@@ -586,30 +586,37 @@ describe("SharedBus wake-ups", () => {
     assert.equal(await got, 1);
   });
 
-  it("under wakeBatch, a producer wakes sleeping readers once per wakeBatch sends, or when its task ends", async () => {
+  it("under wakeBatch, a task's first send wakes sleeping readers, later ones once per wakeBatch and at its end", async () => {
     const bus = new SharedBus<number>({ capacity: 1024, wakeBatch: 4 });
     const other = elsewhere(bus); // another thread's view: its sends wake this thread's readers only by notify
     const words = new Int32Array(bus.handle.buffer);
+    const signal = () => Atomics.load(words, DATA_SIGNAL);
     const sub = bus.subscribe();
     const got = sub.recv();
     await sleep(5);
-    const before = Atomics.load(words, DATA_SIGNAL);
-    for (let i = 1; i <= 3; i++) other.send(i);
-    assert.equal(Atomics.load(words, DATA_SIGNAL), before, "3 sends of a batch of 4: no notify yet");
-    other.send(4);
-    assert.equal(Atomics.load(words, DATA_SIGNAL), before + 1, "the 4th send notifies");
+    const before = signal();
+    other.send(1);
+    assert.equal(signal(), before + 1, "the task's first send notifies at once");
+    Atomics.store(words, READERS_ASLEEP, 1); // as a reader on another thread does when it falls asleep again
+    for (let i = 2; i <= 4; i++) other.send(i);
+    assert.equal(signal(), before + 1, "3 more sends of the same task: no notify yet");
+    other.send(5);
+    assert.equal(signal(), before + 2, "the 4th notifies");
+    Atomics.store(words, READERS_ASLEEP, 1);
+    other.send(6);
+    assert.equal(signal(), before + 2, "one more: it waits for the task to end");
+    await Promise.resolve();
+    assert.equal(signal(), before + 3, "the task ended: the notify went out");
     assert.equal(await watchdog(got, 2000, () => "recv did not wake"), 1);
-    assert.deepEqual([sub.tryRecv(), sub.tryRecv(), sub.tryRecv(), sub.tryRecv()], [2, 3, 4, EMPTY]);
+    assert.deepEqual([2, 3, 4, 5, 6].map(() => sub.tryRecv()), [2, 3, 4, 5, 6]);
     const next = sub.recv();
     await sleep(5);
-    other.send(5);
-    assert.equal(Atomics.load(words, DATA_SIGNAL), before + 1, "one send: the notify waits for the task to end");
+    other.send(7);
+    assert.equal(signal(), before + 4, "a new task's first send notifies at once");
+    assert.equal(await watchdog(next, 2000, () => "recv did not wake"), 7);
+    for (let i = 8; i < 1000; i++) other.send(i);
     await Promise.resolve();
-    assert.equal(Atomics.load(words, DATA_SIGNAL), before + 2, "the task ended: the notify went out");
-    assert.equal(await watchdog(next, 2000, () => "recv did not wake"), 5);
-    for (let i = 6; i < 1000; i++) other.send(i);
-    await Promise.resolve();
-    assert.equal(Atomics.load(words, DATA_SIGNAL), before + 2, "nobody asleep: no notify");
+    assert.equal(signal(), before + 4, "nobody asleep: no notify");
     const local = bus.subscribe();
     const here = local.recv();
     bus.send(1000);

@@ -47,16 +47,18 @@ export interface SharedBusOptions<T> extends BusOptions {
    */
   releaseAfter?: number;
   /**
-   * How many sends a producer may make before it wakes readers asleep on
-   * other threads: an integer from 1 (the default: the first send wakes
-   * them) to 2^24. Above 1, a producer wakes them once per `wakeBatch`
-   * sends, or when its task ends (a microtask), whichever comes first, so
-   * readers sleep through more of a flood and read it in larger batches:
-   * more throughput at saturation, less CPU spent waking. A producer that
-   * sends and then blocks its thread before its task ends (a long
-   * synchronous loop, `Atomics.wait`) leaves its readers asleep until it
-   * yields, its `wakeBatch`-th send, or their half-second timeout.
-   * Readers on the producer's own thread are woken at once either way.
+   * How often a producer wakes readers asleep on other threads within one
+   * task: an integer from 1 (the default: every send that finds them asleep
+   * wakes them) to 2^24. Above 1, the first send of a task that finds them
+   * asleep still wakes them at once, but later sends of the same task wake
+   * them once per `wakeBatch`, and the task's end (a microtask) wakes them
+   * for the rest: readers sleep through more of a flood and read it in
+   * larger batches, for more throughput at saturation and less CPU spent
+   * waking. A producer that sends several values and then blocks its thread
+   * before its task ends (a long synchronous loop, `Atomics.wait`) may leave
+   * readers asleep until it yields, its next `wakeBatch`-th send, or their
+   * half-second timeout. Readers on the producer's own thread are woken at
+   * once either way.
    */
   wakeBatch?: number;
 }

@@ -156,8 +156,10 @@ export class SharedRing<T> {
   readonly replay: boolean;
   /** Sends between wake-ups of readers asleep on other threads (the `wakeBatch` option). */
   readonly wakeBatch: number;
-  /** Sends under `wakeBatch` since sleeping readers were last woken. */
+  /** Sends of this task under `wakeBatch` that found readers asleep since they were last woken. */
   #unwoken = 0;
+  /** This task has woken sleeping readers once already; a microtask clears it. */
+  #inTask = false;
   /** The first sequence number this bus gave out (0 but for the test hook). */
   readonly origin: number;
   readonly coder: Coder<T>;
@@ -338,15 +340,27 @@ export class SharedRing<T> {
     else this.#wakeLater();
   }
 
-  /** Under `wakeBatch`: wakes sleeping readers once per `wakeBatch` sends, or when this task ends. */
+  /**
+   * Under `wakeBatch`: the first send of a task that finds readers asleep
+   * wakes them at once (a producer that sends a value per task pays no
+   * latency); later sends of the same task wake them once per `wakeBatch`,
+   * and the task's end wakes them for the rest.
+   */
   #wakeLater(): void {
     if (Atomics.load(this.words, READERS_ASLEEP) === 0) return;
-    if (this.#unwoken++ === 0) queueMicrotask(this.#wakeNow);
-    else if (this.#unwoken >= this.wakeBatch) this.#wakeNow();
+    if (!this.#inTask) {
+      this.#inTask = true;
+      queueMicrotask(this.#endTask);
+      wake(this.words, READERS_ASLEEP, DATA_SIGNAL);
+    } else if (++this.#unwoken >= this.wakeBatch) {
+      this.#unwoken = 0;
+      wake(this.words, READERS_ASLEEP, DATA_SIGNAL);
+    }
   }
 
-  #wakeNow = (): void => {
-    if (this.#unwoken === 0) return; // woken already, at the batch's last send
+  #endTask = (): void => {
+    this.#inTask = false;
+    if (this.#unwoken === 0) return;
     this.#unwoken = 0;
     wake(this.words, READERS_ASLEEP, DATA_SIGNAL);
   };
