@@ -613,10 +613,20 @@ describe("SharedBus wake-ups", () => {
     await sleep(5);
     other.send(7);
     assert.equal(signal(), before + 4, "a new task's first send notifies at once");
-    assert.equal(await watchdog(next, 2000, () => "recv did not wake"), 7);
-    for (let i = 8; i < 1000; i++) other.send(i);
+    Atomics.store(words, READERS_ASLEEP, 1);
     await Promise.resolve();
-    assert.equal(signal(), before + 4, "nobody asleep: no notify");
+    assert.equal(signal(), before + 4, "no send since that notify: the task's end adds none");
+    Atomics.store(words, READERS_ASLEEP, 0);
+    assert.equal(await watchdog(next, 2000, () => "recv did not wake"), 7);
+    other.send(8); // nobody asleep: this does not count as the task's first wake-up
+    Atomics.store(words, READERS_ASLEEP, 1);
+    other.send(9);
+    assert.equal(signal(), before + 5, "the first send of a task that finds readers asleep notifies at once");
+    await Promise.resolve();
+    assert.deepEqual([sub.tryRecv(), sub.tryRecv()], [8, 9]);
+    for (let i = 10; i < 1000; i++) other.send(i);
+    await Promise.resolve();
+    assert.equal(signal(), before + 5, "nobody asleep: no notify");
     const local = bus.subscribe();
     const here = local.recv();
     bus.send(1000);
