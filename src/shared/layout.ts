@@ -70,7 +70,7 @@ export const S_ORIGIN_HIGH = 9;
  * read without contending with producers.
  */
 export const S_CLOSED = 10;
-/** Sends a producer may make before it wakes sleeping readers; see `wakeBatch`. 0 (an older buffer) means 1. */
+/** The `wakeBatch` option: how often a task's sends wake sleeping readers (see `ring.ts`). 0 means 1. */
 export const S_WAKE_BATCH = 11;
 
 // Live words (Int32 indices), each group on a 64-byte line of its own.
