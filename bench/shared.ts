@@ -311,7 +311,7 @@ async function compareChild(batch: number, quick: boolean): Promise<void> {
       caseWakeBatch = wakeBatch;
       const fast = await run("shared", "f64", pool, count, undefined);
       samples.get(wakeBatch)!.rates.push(
-        Math.min(...fast.map((r) => r.received / Math.max(1e-6, (r.lastAt - r.firstAt) / 1000))),
+        slowestRate(fast),
       );
       samples.get(wakeBatch)!.notifies.push(lastNotifies ?? NaN);
     }
@@ -428,7 +428,7 @@ async function child({ quick, latencyOnly, rounds, compareWakeBatch }: Settings)
       transport,
       codec,
       workers,
-      rate: Math.min(...fast.map((r) => r.received / Math.max(1e-6, (r.lastAt - r.firstAt) / 1000))),
+      rate: slowestRate(fast),
       p50: NaN,
       p95: NaN,
       p99: NaN,
@@ -468,6 +468,11 @@ function fmt(rate: number): string {
   if (rate >= 1e6) return `${(rate / 1e6).toFixed(2)}M`;
   if (rate >= 1e3) return `${(rate / 1e3).toFixed(0)}k`;
   return rate.toFixed(0);
+}
+
+/** Events per second of the slowest consumer of one throughput run. */
+function slowestRate(reports: ConsumeReport[]): number {
+  return Math.min(...reports.map((r) => r.received / Math.max(1e-6, (r.lastAt - r.firstAt) / 1000)));
 }
 
 function median(values: number[]): number {
