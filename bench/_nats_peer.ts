@@ -73,7 +73,7 @@ async function receive(latency: boolean): Promise<void> {
     }
     : (tick: Tick, sub: number): void => {
       counts[sub]++;
-      checksum += tick.i;
+      checksum = (checksum + tick.i) | 0;
     };
   let lost = (): { gaps: number; missed: number; decodeErrors: number; overflowed: number } => ({
     gaps: 0,
@@ -227,7 +227,7 @@ async function intakeAlone(): Promise<void> {
   const body = packer.take().subarray(HEADER_BYTES);
   const bus = new Bus<Tick>({ capacity: 1024 });
   let checksum = 0;
-  const push = (tick: Tick) => void (checksum += tick.i);
+  const push = (tick: Tick) => void (checksum = (checksum + tick.i) | 0);
   for (let k = 0; k < SUBSCRIBERS; k++) {
     const sub = bus.subscribe();
     void (async () => {
