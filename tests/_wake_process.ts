@@ -14,7 +14,7 @@
  * - `no-blocking`: where `Atomics.wait` throws (a service worker, a
  *   worklet), `waitSync` and then the awaiting reads; prints what each gave.
  * - `close-watch`: counts the `Atomics.waitAsync` calls that watch for a
- *   close (the ones with no timeout) while many subscribers' `closed` are
+ *   close (the ones given no timeout; a parked read's passes Infinity) while many subscribers' `closed` are
  *   looked at, a wake-up moves the signal, the subscribers all leave, and a
  *   new one looks again; the first watch finds the signal moved already, as
  *   a send from another thread just then would leave it. Prints the counts.

@@ -5,8 +5,9 @@
  * `waitSync` (its timeout, a value committed just as it goes to sleep, no
  * sleep, and so no notify, when it need not wait, and the threads that may
  * not block), the polling that stands in for a missing
- * `Atomics.waitAsync`, and the process a parked read keeps alive, which a
- * finished one must not. The cases that change the engine, or whose verdict
+ * `Atomics.waitAsync`, one timer kept across a reader's wake-ups, a pending
+ * wait that does not hold a dropped bus, and the process a parked read
+ * keeps alive, which a finished one must not. The cases that change the engine, or whose verdict
  * is whether a process exits, run in a child process (`_wake_process.ts`).
  */
 
@@ -19,6 +20,7 @@ import { PARK_TIMEOUT } from "../src/shared/wake.ts";
 import { type ChildRun, runScript } from "./_child.ts";
 import { watchdog } from "./_watchdog.ts";
 import { elsewhere } from "./_shared.ts";
+import { collectGarbage, forceGC, macrotask } from "./_laws.ts";
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -256,6 +258,53 @@ describe("SharedBus parked reads and the process", () => {
     assert.equal(code, 0, errors);
     // Nothing can watch: until something reads or looks, the caught-up subscriber's closed waits (documented).
     assert.deepEqual(JSON.parse(output), { before: false, after: true });
+  });
+
+  it("a read woken again and again from another view keeps one timer, not one per sleep", async () => {
+    const bus = new SharedBus<number>();
+    const other = elsewhere(bus);
+    const sub = bus.subscribe();
+    const real = globalThis.setTimeout;
+    let timers = 0;
+    globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+      timers++;
+      return real(...args);
+    }) as typeof setTimeout;
+    try {
+      for (let n = 0; n < 200; n++) {
+        const got = sub.recv(); // parks: nothing to read
+        other.send(n); // a notify: the parked read wakes through Atomics.waitAsync, as from another thread
+        assert.equal(await got, n);
+      }
+    } finally {
+      globalThis.setTimeout = real;
+    }
+    sub.close();
+    bus.close();
+    // One timer, and one more each time it fires (every PARK_TIMEOUT) while a read is parked.
+    assert.ok(timers <= 3, `${timers} timers for 200 sleeps`);
+  });
+
+  it("a bus dropped while this thread's wait on it is still pending can be collected", {
+    skip: forceGC() ? false : "no forced GC here: run with --expose-gc",
+  }, async () => {
+    let collected = false;
+    const registry = new FinalizationRegistry(() => collected = true);
+    await (async () => {
+      const bus = new SharedBus<number>();
+      const words = new Int32Array(bus.handle.buffer);
+      const sub = elsewhere(bus).subscribe();
+      const parked = sub.recv().catch(() => undefined);
+      await macrotask();
+      const signal = Atomics.load(words, DATA_SIGNAL);
+      sub.close();
+      await parked;
+      // Nothing notified the word: the parked read's Atomics.waitAsync, which has no timeout, is still pending.
+      assert.equal(Atomics.load(words, DATA_SIGNAL), signal);
+      registry.register(bus.handle.buffer, "memory");
+    })();
+    for (let round = 0; round < 10 && !collected; round++) await collectGarbage();
+    assert.ok(collected, "the pending wait held the bus's memory");
   });
 
   it("parked reads that finished no longer keep the process alive", { timeout: 60_000 }, async () => {

@@ -263,7 +263,7 @@ export class SharedCursor<T> implements Cursor<T> {
     const parked = this.#ring.parked;
     const at = parked.indexOf(this.#woken);
     if (at !== -1) parked.splice(at, 1);
-    if (parked.length === 0) this.#ring.readers.stop();
+    if (parked.length === 0) this.#ring.readers.rest();
   }
 
   /** Ends the cursor, once: leaves the ring, then calls `onEnd` and the parked wake. */

@@ -528,7 +528,7 @@ export class SharedRing<T> {
 
   /** The producers' sleeper runs only while `ready` or a write waits for room. */
   #stopIfIdle(): void {
-    if (this.#openReady === undefined && this.#openRoom === undefined) this.#producers.stop();
+    if (this.#openReady === undefined && this.#openRoom === undefined) this.#producers.rest();
   }
 
   #resolveReady(): void {
@@ -786,7 +786,7 @@ export class SharedRing<T> {
     const woken = this.parked;
     this.parked = this.#spare ?? [];
     this.#spare = undefined;
-    this.readers.stop(); // nothing is parked now; a cursor that parks again wants the sleeper again
+    this.readers.rest(); // nothing is parked now; a cursor that parks again wants the sleeper again
     for (let i = 0; i < woken.length; i++) woken[i]!();
     woken.length = 0;
     this.#spare = woken;
