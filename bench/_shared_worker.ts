@@ -1,7 +1,7 @@
 /**
  * The consumer side of `bench/shared.ts`: a worker that receives events by
- * one transport (a `SharedBus` subscriber, a `MessagePort`, or a
- * `BroadcastChannel`), counts them, and records the latency of each when
+ * one transport (a `SharedBus` subscriber awaiting `wait()`, one blocking in
+ * `bus.waitSync`, a `MessagePort`, or a `BroadcastChannel`), counts them, and records the latency of each when
  * asked. Times are `performance.timeOrigin + performance.now()`, comparable
  * across threads of one process.
  *
@@ -18,7 +18,8 @@ export interface Tick {
   t: number;
 }
 
-export type Transport = "shared" | "postMessage" | "BroadcastChannel";
+/** `"shared"` reads with `await sub.wait()`; `"shared-waitSync"` blocks its worker in `bus.waitSync(sub)`. */
+export type Transport = "shared" | "shared-waitSync" | "postMessage" | "BroadcastChannel";
 
 export interface ConsumeJob {
   kind: "consume";
@@ -73,12 +74,17 @@ function consume(job: ConsumeJob): Promise<ConsumeReport> {
       if (report.received++ === 0) report.firstAt = now();
       if (report.received === job.count) report.lastAt = now();
     };
-  if (job.transport === "shared") {
+  if (job.transport === "shared" || job.transport === "shared-waitSync") {
     const bus = SharedBus.attach<Tick>(job.handle!);
     const sub = bus.subscribe();
     parentPort!.postMessage("ready");
     return (async () => {
-      while (await sub.wait()) sub.drain(see);
+      // The blocking loop holds the thread until the bus closes; the job's report goes out after.
+      if (job.transport === "shared-waitSync") {
+        while (bus.waitSync(sub)) sub.drain(see);
+      } else {
+        while (await sub.wait()) sub.drain(see);
+      }
       report.missed = sub.missed;
       if (report.lastAt === 0) report.lastAt = now();
       return report;
