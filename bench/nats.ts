@@ -18,7 +18,8 @@
  * acknowledgement awaited at a time against a window of 256. The value is
  * `{ i, t }`: an index and the send time in microseconds since the run's
  * epoch (about 25 bytes of JSON). Throughput and CPU are timed from the first
- * tenth of the values on, past connection set-up and JIT warm-up.
+ * fifth of the values on, past connection set-up, the compiler's tiers and
+ * the collector's sizing.
  *
  * ```sh
  * npm run bench:nats                                 # 3 runs of each, medians; about 4 minutes
@@ -54,8 +55,8 @@ const COMMANDS: Record<RuntimeName, string[]> = {
 
 type Mode = "plain" | "bridge" | "unbatched";
 const MODES: Mode[] = ["plain", "bridge", "unbatched"];
-/** Values per throughput run: enough for about a second of the slower modes on this machine. */
-const COUNTS: Record<Mode, number> = { plain: 150_000, bridge: 600_000, unbatched: 150_000 };
+/** Values per throughput run: a second or two of each mode on this machine, the first fifth untimed. */
+const COUNTS: Record<Mode, number> = { plain: 200_000, bridge: 3_000_000, unbatched: 200_000 };
 const LATENCY_RATE = 10_000;
 const LATENCY_COUNT = 20_000;
 /** JetStream windows: one acknowledgement awaited at a time, then windows of 64 (the default) and 256. */
