@@ -1,9 +1,10 @@
 /**
  * The consumer side of `bench/shared.ts`: a worker that receives events by
  * one transport (a `SharedBus` subscriber awaiting `wait()`, one blocking in
- * `bus.waitSync`, a `MessagePort`, or a `BroadcastChannel`), counts them, and records the latency of each when
- * asked. Times are `performance.timeOrigin + performance.now()`, comparable
- * across threads of one process.
+ * `bus.waitSync`, a `MessagePort`, or a `BroadcastChannel`), counts them,
+ * and records the latency of each when asked. Times are
+ * `performance.timeOrigin + performance.now()`, comparable across threads
+ * of one process.
  *
  * @module
  */

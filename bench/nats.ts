@@ -22,7 +22,7 @@
  * the collector's sizing.
  *
  * ```sh
- * npm run bench:nats                                 # 3 runs of each, medians; about 4 minutes
+ * npm run bench:nats                                 # 3 runs of each, medians; about 2.5 minutes
  * node --import tsx bench/nats.ts --runs 5 --runtimes node,bun
  * ```
  *

@@ -14,9 +14,9 @@
  * - `no-blocking`: where `Atomics.wait` throws (a service worker, a
  *   worklet), `waitSync` and then the awaiting reads; prints what each gave.
  * - `close-watch`: counts the `Atomics.waitAsync` calls that watch for a
- *   close (the ones given no timeout; a parked read's passes Infinity) while many subscribers' `closed` are
- *   looked at, a wake-up moves the signal, the subscribers all leave, and a
- *   new one looks again; the first watch finds the signal moved already, as
+ *   close (the ones given no timeout; a parked read's passes Infinity)
+ *   while many subscribers' `closed` are looked at, a wake-up moves the
+ *   signal, the subscribers all leave, and a new one looks again; the first watch finds the signal moved already, as
  *   a send from another thread just then would leave it. Prints the counts.
  * - `closed-without-wait-async`: without `Atomics.waitAsync`, whether
  *   subscribers' `closed` resolve after another view's close: before any

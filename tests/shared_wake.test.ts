@@ -7,8 +7,9 @@
  * not block), the polling that stands in for a missing
  * `Atomics.waitAsync`, one timer kept across a reader's wake-ups, a pending
  * wait that does not hold a dropped bus, and the process a parked read
- * keeps alive, which a finished one must not. The cases that change the engine, or whose verdict
- * is whether a process exits, run in a child process (`_wake_process.ts`).
+ * keeps alive, which a finished one must not. The cases that change the
+ * engine, or whose verdict is whether a process exits, run in a child
+ * process (`_wake_process.ts`).
  */
 
 import { describe, it } from "node:test";
