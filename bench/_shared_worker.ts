@@ -1,7 +1,8 @@
 /**
  * The consumer side of `bench/shared.ts`: a worker that receives events by
  * one transport (a `SharedBus` subscriber awaiting `wait()`, one blocking in
- * `bus.waitSync`, a `MessagePort`, or a `BroadcastChannel`), counts them,
+ * `bus.waitSync`, the minimal shared ring of `_shared_limit.ts`, a
+ * `MessagePort`, or a `BroadcastChannel`), counts them,
  * and records the latency of each when asked. Times are
  * `performance.timeOrigin + performance.now()`, comparable across threads
  * of one process.
@@ -10,6 +11,7 @@
  */
 
 import { SharedBus, type SharedBusHandle } from "../mod.ts";
+import { type LimitSharedHandle, LimitSharedReader } from "./_shared_limit.ts";
 
 /** One event: three numbers, and the time it was sent (0 when throughput is measured). */
 export interface Tick {
@@ -19,8 +21,11 @@ export interface Tick {
   t: number;
 }
 
-/** `"shared"` reads with `await sub.wait()`; `"shared-waitSync"` blocks its worker in `bus.waitSync(sub)`. */
-export type Transport = "shared" | "shared-waitSync" | "postMessage" | "BroadcastChannel";
+/**
+ * `"shared"` reads with `await sub.wait()`; `"shared-waitSync"` blocks its worker in `bus.waitSync(sub)`;
+ * `"limit"` reads the minimal shared ring the same way `"shared"` reads the bus.
+ */
+export type Transport = "shared" | "shared-waitSync" | "limit" | "postMessage" | "BroadcastChannel";
 
 export interface ConsumeJob {
   kind: "consume";
@@ -30,6 +35,9 @@ export interface ConsumeJob {
   /** Record each event's latency. */
   latency: boolean;
   handle?: SharedBusHandle;
+  limit?: LimitSharedHandle;
+  /** This worker's reader slot in the limit ring. */
+  index?: number;
   port?: MessagePort;
   channel?: string;
 }
@@ -87,6 +95,15 @@ function consume(job: ConsumeJob): Promise<ConsumeReport> {
         while (await sub.wait()) sub.drain(see);
       }
       report.missed = sub.missed;
+      if (report.lastAt === 0) report.lastAt = now();
+      return report;
+    })();
+  }
+  if (job.transport === "limit") {
+    const reader = new LimitSharedReader(job.limit!, job.index!);
+    parentPort!.postMessage("ready");
+    return (async () => {
+      while (await reader.wait()) reader.drain(see);
       if (report.lastAt === 0) report.lastAt = now();
       return report;
     })();

@@ -2,7 +2,10 @@
  * `npm run bench:shared`: one producer (the main thread) to 1, 2 and 4
  * worker consumers, through a `SharedBus` (f64 records and JSON, under
  * `"wait"`), against `postMessage` to each worker (a `MessagePort` each) and
- * one `BroadcastChannel`, in the same process, on Deno, Bun and Node.
+ * one `BroadcastChannel`, in the same process, on Deno, Bun and Node. The
+ * minimal shared ring of `_shared_limit.ts` runs beside them as the
+ * yardstick: what one producer and N readers of f64 records cost on this
+ * machine with nothing but the essentials.
  *
  * - Throughput: the producer sends as fast as the transport takes; the
  *   figure is events per second for the slowest consumer, from its first
@@ -45,6 +48,7 @@ import { fileURLToPath } from "node:url";
 import { MessageChannel, Worker } from "node:worker_threads";
 import { BusFullError, SharedBus } from "../mod.ts";
 import { DATA_SIGNAL } from "../src/shared/layout.ts";
+import { LimitSharedRing } from "./_shared_limit.ts";
 import type { ConsumeJob, ConsumeReport, Tick, Transport } from "./_shared_worker.ts";
 
 type RuntimeName = "deno" | "bun" | "node";
@@ -182,6 +186,24 @@ async function run(
   count: number,
   rate: number | undefined,
 ): Promise<ConsumeReport[]> {
+  // A run takes seconds; one that takes a minute is stuck, and the parent will kill the process: say where.
+  const stuck = setTimeout(() => {
+    console.error(`[${runtime}] ${transport} ${codec} x${consumers.length} (${count} values) has run for 60 s`);
+  }, 60_000);
+  try {
+    return await runOnce(transport, codec, consumers, count, rate);
+  } finally {
+    clearTimeout(stuck);
+  }
+}
+
+async function runOnce(
+  transport: Transport,
+  codec: Codec,
+  consumers: Consumer[],
+  count: number,
+  rate: number | undefined,
+): Promise<ConsumeReport[]> {
   const latency = rate !== undefined;
   const job = { kind: "consume", transport, count, latency } as ConsumeJob;
   if (transport === "shared" || transport === "shared-waitSync") {
@@ -223,6 +245,22 @@ async function run(
     } else await produce((value) => void send(value), count, rate);
     if (!latency) lastNotifies = ((Atomics.load(words, DATA_SIGNAL) - signalled) * 1000) / count;
     bus.close();
+    return await Promise.all(reports);
+  }
+  if (transport === "limit") {
+    const ring = new LimitSharedRing(settings.capacity, consumers.length);
+    await Promise.all(consumers.map((consumer, index) => consumer.ask({ ...job, limit: ring.handle, index })));
+    const reports = consumers.map((consumer) => consumer.next<ConsumeReport>());
+    const send = async (value: Tick) => {
+      while (!ring.trySend(value)) await ring.room();
+    };
+    if (!latency) {
+      for (let n = 0; n < count; n++) {
+        const value = tick(n, 0);
+        if (!ring.trySend(value)) await send(value);
+      }
+    } else await produce((value) => void send(value), count, rate);
+    ring.close();
     return await Promise.all(reports);
   }
   if (transport === "postMessage") {
@@ -398,6 +436,7 @@ async function child({ quick, latencyOnly, rounds, compareWakeBatch }: Settings)
   const counts: Record<Transport, Record<Codec, number>> = {
     shared: { f64: quick ? 200_000 : 2_000_000, json: quick ? 50_000 : 400_000 },
     "shared-waitSync": { f64: quick ? 200_000 : 2_000_000, json: 0 },
+    limit: { f64: quick ? 200_000 : 2_000_000, json: 0 },
     postMessage: { f64: quick ? 20_000 : 60_000, json: quick ? 20_000 : 60_000 },
     BroadcastChannel: { f64: quick ? 20_000 : 60_000, json: quick ? 20_000 : 60_000 },
   };
@@ -413,9 +452,10 @@ async function child({ quick, latencyOnly, rounds, compareWakeBatch }: Settings)
   const plan: { transport: Transport; codec: Codec; workers: number }[] = [];
   for (const workers of [1, 2, 4]) {
     for (const codec of ["f64", "json"] as const) {
-      for (const transport of ["shared", "shared-waitSync", "postMessage", "BroadcastChannel"] as const) {
+      for (const transport of ["shared", "shared-waitSync", "limit", "postMessage", "BroadcastChannel"] as const) {
         // The other transports have no codec: they send the same object, structured-cloned. A blocking reader
-        // changes how a worker wakes, not what it decodes, so it is measured with f64 records only.
+        // changes how a worker wakes, not what it decodes, so it is measured with f64 records only, as is the
+        // limit ring, which knows no other.
         if (transport !== "shared" && codec === "json") continue;
         plan.push({ transport, codec, workers });
       }
@@ -524,10 +564,20 @@ async function main(argv: string[]): Promise<void> {
   if (compareWakeBatch !== undefined) return await compareMain(compareWakeBatch, runtimes, processes);
   const results: Record<string, Case[]> = {};
   const versions: Record<string, string> = {};
+  const failed: Record<string, number> = {};
   for (const name of runtimes) {
     const runs: Case[][] = [];
     sends = sendCosts[name] = [];
-    for (let i = 0; i < processes; i++) runs.push(await runChild(name, settings));
+    for (let i = 0; i < processes; i++) {
+      // A process that hangs is killed after 10 minutes; the others still make a table, which says so.
+      try {
+        runs.push(await runChild(name, settings));
+      } catch (error) {
+        console.error(`[${name}] process ${i + 1} of ${processes} failed: ${(error as Error).message}`);
+      }
+    }
+    failed[name] = processes - runs.length;
+    if (runs.length === 0) continue;
     results[name] = runs[0].map((first, index) => {
       const pick = (key: keyof Case) => median(runs.map((cases) => cases[index][key] as number));
       return {
@@ -547,6 +597,10 @@ async function main(argv: string[]): Promise<void> {
   const lines = [
     `1 producer -> N workers, the shared ring holding ${capacity} values, wakeBatch ${wakeBatch}; median of ${processes} processes per runtime; ` +
     `events/s per consumer (slowest), latency at 1k/s in us (median of ${rounds} rounds interleaving the cases), losses = most lost in any process (sent - received, summed over consumers; "reported" = missed)`,
+    ...Object.entries(failed).filter(([, count]) => count > 0).flatMap(([name, count]) => [
+      "",
+      `**${name}: ${count} of ${processes} processes failed** (hung and were killed, or crashed); its figures are the median of the rest.`,
+    ]),
     "",
     "| runtime | transport | codec | workers | events/s | p50 | p95 | p99 | lost (reported) | lost at 1k/s | notifies / 1k sends |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -565,17 +619,24 @@ async function main(argv: string[]): Promise<void> {
     const per = (producers: number) => median(costs.filter((c) => c.producers === producers).map((c) => c.ns));
     lines.push(`- ${name}: 1 producer ${per(1).toFixed(0)} ns, 2 producers at once ${per(2).toFixed(0)} ns each`);
   }
-  lines.push("", "Ratios at 4 workers (shared / postMessage, same process medians):", "");
+  lines.push(
+    "",
+    "Ratios at 4 workers (shared / postMessage and shared / the limit ring, f64, same process medians):",
+    "",
+  );
   for (const [name, cases] of Object.entries(results)) {
     const find = (transport: Transport, codec: Codec) =>
       cases.find((c) => c.transport === transport && c.codec === codec && c.workers === 4)!;
     const post = find("postMessage", "f64");
+    const limit = find("limit", "f64");
     lines.push(
       `- ${name} (${versions[name]}): f64 ${(find("shared", "f64").rate / post.rate).toFixed(1)}x, JSON ${
         (find("shared", "json").rate / post.rate).toFixed(1)
       }x; p95 shared f64 ${us(find("shared", "f64").p95)} us (waitSync ${
         us(find("shared-waitSync", "f64").p95)
-      } us) vs postMessage ${us(post.p95)} us`,
+      } us) vs postMessage ${us(post.p95)} us; of the limit ring: ${
+        (find("shared", "f64").rate / limit.rate).toFixed(2)
+      }x awaiting, ${(find("shared-waitSync", "f64").rate / limit.rate).toFixed(2)}x blocking, p95 ${us(limit.p95)} us`,
     );
   }
   const text = lines.join("\n");

@@ -460,7 +460,7 @@ export class SharedBus<T> {
    * that does nothing else, `while (bus.waitSync(sub)) sub.drain(fn)`. A
    * blocked thread wakes straight from the kernel, without a trip through
    * its event loop, so on Node and Deno such a loop has the lowest latency:
-   * on Node, 151-158 us at p95 against 216-275 for `await sub.wait()` (4
+   * on Node, 140-158 us at p95 against 216-275 for `await sub.wait()` (4
    * workers, 1,000 values a second; see the README). Not allowed on a
    * browser window's main thread, which must not block; use
    * `await sub.wait()` there.
